@@ -1,0 +1,5 @@
+import sys
+
+from para.cli.main import main
+
+sys.exit(main())

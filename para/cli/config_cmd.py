@@ -1,0 +1,38 @@
+"""``para config show``: the merged configuration and where each value came from."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from para.cli import render
+
+
+@click.group()
+def config() -> None:
+    """Inspect para's configuration."""
+
+
+@config.command()
+@click.option("--json", "as_json", is_flag=True, help="Print values and sources as JSON.")
+@click.pass_context
+def show(ctx: click.Context, as_json: bool) -> None:
+    """Print the merged configuration; each value with the layer it came from."""
+    from para.config import flatten
+
+    loaded = ctx.find_root().obj.loaded_config
+    if as_json:
+        render.echo_json(
+            {
+                "values": loaded.values,
+                "sources": loaded.sources,
+                "files": [str(path) for path in loaded.files],
+            }
+        )
+        return
+    flat = flatten(loaded.values)
+    width = max(len(key) for key in flat)
+    for key, value in flat.items():
+        source = loaded.sources.get(key, "default")
+        click.echo(f"{key:<{width}}  {json.dumps(value):<30}  ({source})")

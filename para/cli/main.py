@@ -1,0 +1,135 @@
+"""The ``para`` command group: global options, error handling, exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from para import __version__
+from para.app import App
+from para.errors import EXIT_INTERRUPTED, Interrupted, ParaError, UnexpectedError
+
+
+def _crash_log_dir(ctx: click.Context) -> Path:
+    app: App | None = ctx.obj
+    repo = app.repo_or_none() if app is not None else None
+    if repo is not None:
+        return repo.logs_dir
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "para" / "logs"
+
+
+def write_crash_log(ctx: click.Context, exc: BaseException) -> Path | None:
+    text = "".join(traceback.format_exception(exc))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    try:
+        directory = _crash_log_dir(ctx)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"crash-{stamp}-{os.getpid()}.log"
+        argv = " ".join(sys.argv)
+        path.write_text(f"para {__version__}\nargv: {argv}\n\n{text}", encoding="utf-8")
+    except Exception:
+        return None
+    return path
+
+
+class ParaGroup(click.Group):
+    """Turns unexpected exceptions into exit 3 with a saved traceback, Ctrl-C into 130."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+        except Exception as exc:
+            if os.environ.get("PARA_DEBUG") == "1":
+                traceback.print_exc()
+            path = write_crash_log(ctx, exc)
+            where = f"traceback saved to {path}" if path else "traceback could not be saved"
+            raise UnexpectedError(
+                error=f"{type(exc).__name__}: {exc}",
+                hint=f"{where}; please report it (PARA_DEBUG=1 prints it)",
+            ) from exc
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except KeyboardInterrupt:
+            sys.exit(EXIT_INTERRUPTED)
+
+
+@click.group(
+    cls=ParaGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run as if para was started in this directory.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "docker", "podman"]),
+    help="Container engine to use (overrides docker.backend and PARA_BACKEND).",
+)
+@click.version_option(__version__, prog_name="para")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path | None, backend: str | None) -> None:
+    """Run many development sessions of one git repository in parallel.
+
+    Each session is a git worktree on its own branch (para/NAME), optionally with its own
+    container. Start sessions, run commands in them, watch them, and hand each back as a
+    branch to review.
+
+    \b
+      para start feat --docker     new session with a container
+      para docker exec -- pytest   run in the session's container
+      para finish "Add feature"    commit, hand back the branch, clean up
+      para docker cleanup          remove containers whose session is gone
+    """
+    from para.app import App
+
+    flags = {"docker.backend": backend} if backend else {}
+    ctx.obj = App(cwd=directory, flags=flags)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _register() -> None:
+    from para.cli import config_cmd, sessions
+
+    for command in (*sessions.COMMANDS, config_cmd.config):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point. Returns the exit code (also used by tests)."""
+    from para.git import scrub_process_env
+
+    scrub_process_env()
+    try:
+        cli.main(args=argv, prog_name="para", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except ParaError as exc:  # raised outside click's handling (e.g. during teardown)
+        exc.show()
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

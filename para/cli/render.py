@@ -1,0 +1,150 @@
+"""Rendering of results: JSON for scripts, rich tables and plain lines for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from para.session import SessionView
+    from para.state import BadRecord
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def warn(text: str) -> None:
+    click.echo(f"warning: {text}", err=True)
+
+
+def warn_bad_records(bad: Iterable[BadRecord]) -> None:
+    for item in bad:
+        warn(f"skipping unreadable session record {item.path}: {item.reason}")
+
+
+def console() -> Console:
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(highlight=False, width=200, no_color=True)
+
+
+def age(when: str | datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "-"
+    moment = datetime.fromisoformat(when) if isinstance(when, str) else when
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def container_cell(container: dict[str, Any] | None) -> str:
+    if container is None:
+        return "-"
+    text = str(container.get("state") or "unknown")
+    health = container.get("health")
+    if health:
+        text += f" ({health})"
+    return text
+
+
+def report_cell(report: dict[str, Any] | None) -> str:
+    if not report:
+        return "-"
+    parts = [str(report.get("state") or "")]
+    if report.get("task"):
+        parts.append(str(report["task"]))
+    progress = report.get("progress") or {}
+    if progress.get("total"):
+        parts.append(f"{progress.get('current', 0)}/{progress['total']}")
+    if report.get("tests") and report["tests"] != "unknown":
+        parts.append(f"tests {report['tests']}")
+    return " ".join(p for p in parts if p) or "-"
+
+
+def session_table(views: Sequence[SessionView]) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("NAME", "STATUS", "BRANCH", "AHEAD", "DIRTY", "CONTAINER", "REPORT", "AGE"):
+        table.add_column(column)
+    for view in views:
+        data = view.to_json()
+        status = data["status"] if not data["problems"] else f"{data['status']} (!)"
+        ahead = f"+{data['ahead']}/-{data['behind']}"
+        table.add_row(
+            data["name"],
+            status,
+            data["branch"],
+            ahead,
+            str(data["dirty"]),
+            container_cell(data["container"]),
+            report_cell(data["report"]),
+            age(data["created_at"]),
+        )
+    console().print(table)
+    for view in views:
+        for problem in view.problems:
+            warn(f"{view.name}: {problem}")
+
+
+def session_detail(view: SessionView) -> None:
+    data = view.to_json()
+    rows: list[tuple[str, Any]] = [
+        ("session", data["name"]),
+        ("status", data["status"]),
+        ("branch", data["branch"]),
+        ("base", f"{data['base']} ({data['base_commit'][:12]})"),
+        ("worktree", data["worktree"] + ("" if data["worktree_exists"] else "  (missing)")),
+        (
+            "changes",
+            f"{data['dirty']} uncommitted, {data['ahead']} ahead, {data['behind']} behind base",
+        ),
+        ("created", f"{data['created_at']} ({age(data['created_at'])} ago)"),
+    ]
+    container = data["container"]
+    if container is not None:
+        rows.append(
+            (
+                "container",
+                f"{container['name']} ({container['backend']}, {container_cell(container)})",
+            )
+        )
+        rows.append(("image", container["image"]))
+        if container.get("ports"):
+            ports = ", ".join(f"{c} -> {h}" for c, h in container["ports"].items())
+            rows.append(("ports", ports))
+        if container.get("oom_killed"):
+            rows.append(
+                (
+                    "warning",
+                    "the container was killed for running out of memory "
+                    "(raise --memory or docker.resources.memory)",
+                )
+            )
+    if data["report"]:
+        rows.append(("report", report_cell(data["report"])))
+        report = data["report"]
+        if report.get("blocked_reason"):
+            rows.append(("blocked", report["blocked_reason"]))
+        if (report.get("progress") or {}).get("message"):
+            rows.append(("message", report["progress"]["message"]))
+    for problem in data["problems"]:
+        rows.append(("problem", problem))
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key:<{width}}  {value}")

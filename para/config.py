@@ -1,0 +1,304 @@
+"""Configuration: pydantic models and loading with precedence.
+
+Lowest first: built-in defaults < user file (``$PARA_CONFIG`` or
+``$XDG_CONFIG_HOME/para/config.json``) < project ``.para/config.json`` < session
+``.para/docker.json`` (the ``docker`` section only) < environment (``PARA_*``) < flags.
+Each file is validated on its own first, so an error names the file it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from para.errors import ConfigError
+
+DEFAULT_SOURCE = "default"
+ENV_SOURCE = "env"
+FLAG_SOURCE = "flag"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Resources(_Model):
+    cpus: float | None = Field(default=2.0, gt=0, description="CPUs (NanoCpus)")
+    memory: str | None = Field(default="4g", description="memory limit, e.g. 512m, 4g")
+    pids: int | None = Field(default=4096, gt=0, description="process limit")
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_size(value)
+        return value
+
+
+class Network(_Model):
+    mode: Literal["bridge", "none", "host", "session"] = "bridge"
+
+
+class Healthcheck(_Model):
+    command: list[str] | None = Field(
+        default=None, description="argv run in the container; None: the runner's own check"
+    )
+    interval: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=5.0, gt=0)
+    retries: int = Field(default=3, ge=1)
+
+
+class DockerConfig(_Model):
+    enabled: bool = False
+    fallback: Literal["refuse", "host"] = "refuse"
+    backend: Literal["auto", "docker", "podman"] = "auto"
+    host: str | None = None
+    image: str | None = None
+    default_image: str = "buildpack-deps:bookworm-scm"
+    image_mappings: dict[str, str] = Field(
+        default_factory=lambda: {
+            "rust": "rust:latest",
+            "node": "node:lts",
+            "python": "python:3.12",
+            "go": "golang:latest",
+        }
+    )
+    workdir: str = "/workspace"
+    user: str | None = None
+    forward_env: list[str] = Field(default_factory=list)
+    volumes: list[str] = Field(default_factory=list)
+    ports: list[str] = Field(default_factory=list)
+    environment: dict[str, str] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    network: Network = Field(default_factory=Network)
+    init: bool = True
+    healthcheck: Healthcheck | None = Field(default_factory=Healthcheck)
+    stop_timeout: int = Field(default=5, ge=0)
+    retention_days: int = Field(default=7, ge=0)
+
+
+class Archive(_Model):
+    days: int = Field(default=30, ge=0)
+    max: int = Field(default=50, ge=0)
+
+
+class Agent(_Model):
+    command: list[str] | None = None
+
+
+class Ide(_Model):
+    command: list[str] | None = None
+
+
+class Config(_Model):
+    worktrees_dir: str = ".para/worktrees"
+    branch_prefix: str = "para"
+    auto_stage: bool = True
+    setup_command: str | None = None
+    archive: Archive = Field(default_factory=Archive)
+    agent: Agent = Field(default_factory=Agent)
+    ide: Ide = Field(default_factory=Ide)
+    docker: DockerConfig = Field(default_factory=DockerConfig)
+
+    @field_validator("branch_prefix")
+    @classmethod
+    def _prefix_is_plain(cls, value: str) -> str:
+        if not value or value.startswith(("/", "-")) or value.endswith("/") or ".." in value:
+            raise ValueError("must be a plain branch path such as 'para' or 'team/para'")
+        return value
+
+
+# PARA_* variables and the key each sets. PARA_CONFIG names the user file instead.
+ENV_KEYS: dict[str, str] = {
+    "PARA_WORKTREES_DIR": "worktrees_dir",
+    "PARA_BRANCH_PREFIX": "branch_prefix",
+    "PARA_AUTO_STAGE": "auto_stage",
+    "PARA_SETUP_COMMAND": "setup_command",
+    "PARA_DOCKER": "docker.enabled",
+    "PARA_DOCKER_FALLBACK": "docker.fallback",
+    "PARA_BACKEND": "docker.backend",
+    "PARA_DOCKER_HOST": "docker.host",
+    "PARA_IMAGE": "docker.image",
+    "PARA_NETWORK": "docker.network.mode",
+}
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """``512m`` -> bytes. Units b, k, m, g, t (binary), optionally followed by ``b``."""
+    raw = text.strip().lower()
+    if raw.endswith("b") and len(raw) > 1 and raw[-2] in "kmgt":
+        raw = raw[:-1]
+    unit = raw[-1] if raw and raw[-1] in "bkmgt" else ""
+    number = raw[: len(raw) - len(unit)]
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size such as 512m or 4g") from None
+    if value <= 0:
+        raise ValueError(f"{text!r} must be positive")
+    return int(value * _SIZE_UNITS[unit])
+
+
+@dataclass
+class LoadedConfig:
+    """The merged configuration and, for every leaf key, the layer it came from."""
+
+    config: Config
+    values: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+
+def user_config_path(env: Mapping[str, str]) -> Path:
+    if env.get("PARA_CONFIG"):
+        return Path(env["PARA_CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return Path(base) / "para" / "config.json"
+
+
+def _error_lines(source: str, exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"{source}: {loc}: {err['msg']}")
+    return lines
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(lines=f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(lines=f"{path}: line {exc.lineno}: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(lines=f"{path}: (top level): must be a JSON object")
+    return data
+
+
+def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
+
+
+def _merge(
+    base: dict[str, Any],
+    layer: Mapping[str, Any],
+    source: str,
+    sources: dict[str, str],
+    prefix: str = "",
+) -> None:
+    for key, value in layer.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and isinstance(base.get(key), dict):
+            _merge(base[key], value, source, sources, f"{path}.")
+        else:
+            base[key] = value
+            for known in [k for k in sources if k.startswith(f"{path}.")]:
+                del sources[known]
+            sources[path] = source
+
+
+def _leaf_sources(values: Mapping[str, Any], source: str, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(_leaf_sources(value, source, f"{path}."))
+        else:
+            out[path] = source
+    return out
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for var, key in ENV_KEYS.items():
+        if var in env and env[var] != "":
+            _set_path(layer, key, env[var])
+    return layer
+
+
+def load_config(
+    repo_root: Path | None,
+    *,
+    worktree: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> LoadedConfig:
+    """Merge every layer; raise ConfigError listing each bad ``file: key: problem``."""
+    env = os.environ if env is None else env
+    defaults = Config().model_dump(mode="json")
+    values: dict[str, Any] = json.loads(json.dumps(defaults))
+    sources = _leaf_sources(defaults, DEFAULT_SOURCE)
+    problems: list[str] = []
+    files: list[Path] = []
+
+    def apply(source: str, raw: dict[str, Any] | None, *, docker_only: bool = False) -> None:
+        if raw is None:
+            return
+        model: type[BaseModel] = DockerConfig if docker_only else Config
+        try:
+            checked = model.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_error_lines(source, exc))
+            return
+        # Keep only what the layer set, in JSON form (validated, e.g. "2" -> 2.0 for cpus).
+        layer = checked.model_dump(mode="json", exclude_unset=True)
+        _merge(values, {"docker": layer} if docker_only else layer, source, sources)
+
+    user_file = user_config_path(env)
+    raw_user = _read_json(user_file)
+    if raw_user is not None:
+        files.append(user_file)
+    apply(str(user_file), raw_user)
+    if repo_root is not None:
+        project_file = repo_root / ".para" / "config.json"
+        raw_project = _read_json(project_file)
+        if raw_project is not None:
+            files.append(project_file)
+        apply(str(project_file), raw_project)
+        session_file = (worktree or repo_root) / ".para" / "docker.json"
+        raw_session = _read_json(session_file)
+        if raw_session is not None:
+            files.append(session_file)
+        apply(str(session_file), raw_session, docker_only=True)
+    apply(ENV_SOURCE, _env_layer(env) or None)
+    if flags:
+        flag_layer: dict[str, Any] = {}
+        for key, value in flags.items():
+            if value is not None:
+                _set_path(flag_layer, key, value)
+        apply(FLAG_SOURCE, flag_layer or None)
+    if problems:
+        raise ConfigError(lines="\n".join(f"  {line}" for line in problems))
+    try:
+        config = Config.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(lines="\n".join(f"  {ln}" for ln in _error_lines("merged", exc))) from exc
+    return LoadedConfig(config=config, values=values, sources=sources, files=files)
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Leaf keys in dotted form, as ``config show`` prints them."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{path}."))
+        else:
+            out[path] = value
+    return out

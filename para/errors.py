@@ -1,0 +1,174 @@
+"""The ParaError hierarchy: every failure para expects, with a message and a hint.
+
+Each subclass builds its message from keyword arguments so the wording lives here, in one
+place, and callers pass facts. Exit codes: 0 ok, 1 para error, 2 usage, 3 unexpected,
+130 interrupted; ``docker exec`` returns the command's own code.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any, ClassVar
+
+import click
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNEXPECTED = 3
+EXIT_INTERRUPTED = 130
+
+
+class ParaError(click.ClickException):
+    """Base of all expected failures. ``str(err)`` is the message; ``hint`` says what to do."""
+
+    exit_code = EXIT_ERROR
+    template: ClassVar[str] = "{message}"
+    default_hint: ClassVar[str | None] = None
+
+    def __init__(self, message: str | None = None, *, hint: str | None = None, **facts: Any):
+        self.facts = facts
+        text = message if message is not None else self.template.format(**facts)
+        super().__init__(text)
+        self.hint = hint if hint is not None else self._hint(**facts)
+
+    def _hint(self, **facts: Any) -> str | None:
+        return self.default_hint.format(**facts) if self.default_hint else None
+
+    def format_message(self) -> str:
+        return self.message
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.message}", file=file, err=file is None)
+        if self.hint:
+            click.echo(f"hint: {self.hint}", file=file, err=file is None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": type(self).__name__, "message": self.message, "hint": self.hint}
+
+
+class NotAGitRepository(ParaError):
+    template = "{path} is not inside a git repository"
+    default_hint = "run para from a git checkout, or create one with: git init && git commit"
+
+
+class RepositoryHasNoCommits(ParaError):
+    template = "the repository at {path} has no commits yet"
+    default_hint = "make a first commit (git commit --allow-empty -m init), then start sessions"
+
+
+class GitError(ParaError):
+    template = "git {command} failed: {stderr}"
+
+
+class SessionNotFound(ParaError):
+    template = "no session named {name!r}"
+    default_hint = "see the sessions with: para list --archived"
+
+
+class SessionExists(ParaError):
+    template = "session {name!r} already exists ({reason})"
+    default_hint = "pick another name, or finish/cancel the existing session first"
+
+
+class InvalidName(ParaError):
+    template = "invalid session name {name!r}: {reason}"
+    default_hint = (
+        "use 1-50 characters of A-Z a-z 0-9 . _ -, not starting with '.' or '-' (e.g. fix-login)"
+    )
+
+
+class AmbiguousSession(ParaError):
+    template = "{problem}"
+    default_hint = "name the session explicitly, e.g. para {command} NAME"
+
+
+class InvalidRef(ParaError):
+    template = "unknown git reference {ref!r}"
+    default_hint = "pass an existing branch, tag or commit to --base (see: git branch -a)"
+
+
+class BranchExists(ParaError):
+    template = "branch {branch!r} already exists"
+    default_hint = "choose another --branch name, or delete the branch: git branch -D {branch}"
+
+
+class DirtyWorktree(ParaError):
+    template = "session {name!r} has {count} uncommitted change(s)"
+    default_hint = "commit or stash them, or pass --force (the work is kept on the archive branch)"
+
+
+class WorktreeError(ParaError):
+    template = "{problem}"
+
+
+class EngineUnavailable(ParaError):
+    template = "{backend} engine not reachable at {endpoint}: {reason}"
+    default_hint = (
+        "is it running? Start it (make engines, or: sudo dockerd / podman system service), "
+        "or point para at it with DOCKER_HOST, docker context use, docker.host or --backend"
+    )
+
+
+class ImageNotFound(ParaError):
+    template = "image {image!r} not found: {reason}"
+    default_hint = (
+        "check the name and tag, build or load it locally (docker images), "
+        "or set docker.default_image / --image"
+    )
+
+
+class ContainerNotFound(ParaError):
+    template = "session {name!r} has no container"
+    default_hint = "give it one with: para docker start {name}"
+
+
+class ContainerAlreadyRunning(ParaError):
+    template = "the container of session {name!r} is already running"
+
+
+class ContainerError(ParaError):
+    template = "{problem}"
+
+
+class ResourceLimitExceeded(ParaError):
+    template = "{problem}"
+
+
+class UnsafeMount(ParaError):
+    template = "refusing volume {volume!r}: {reason}"
+    default_hint = "mount a directory of your own that exists, read-only (:ro) when possible"
+
+
+class PortInUse(ParaError):
+    template = "host port {port} is already in use"
+    default_hint = "pick another host port, or let para choose one: --port {container_port}"
+
+
+class StateLocked(ParaError):
+    template = "another para process holds the state lock {path} (waited {seconds:.0f} s)"
+    default_hint = (
+        "wait for it to finish; if no para process is running, delete the lock file {path}"
+    )
+
+
+class StateError(ParaError):
+    template = "{problem}"
+
+
+class ConfigError(ParaError):
+    template = "invalid configuration:\n{lines}"
+    default_hint = "fix the keys above (see docs/config.md and .para.example/)"
+
+
+class ChannelError(ParaError):
+    template = "{problem}"
+
+
+class Interrupted(ParaError):
+    exit_code = EXIT_INTERRUPTED
+    template = "interrupted"
+
+
+class UnexpectedError(ParaError):
+    exit_code = EXIT_UNEXPECTED
+    template = "unexpected error: {error}"

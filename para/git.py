@@ -1,0 +1,294 @@
+"""The git adapter: worktrees, branches, commits and status, with git errors translated.
+
+Changes to the repository go through GitPython (imported on first use). Read-only queries
+that ``list`` runs once per session (dirty files, ahead/behind) start git directly: they
+are one process each either way, and skipping GitPython's import keeps ``list`` fast.
+
+Git runs with a scrubbed environment. para may be started from a git hook, where variables
+such as GIT_DIR or GIT_INDEX_FILE point at another repository; ``scrub_process_env`` removes
+them from para's own environment once at start-up, because GitPython copies ``os.environ``
+into every git it starts and offers no way to unset a variable per call.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from para.errors import (
+    BranchExists,
+    GitError,
+    InvalidRef,
+    NotAGitRepository,
+    RepositoryHasNoCommits,
+)
+
+if TYPE_CHECKING:
+    import git as gitpython
+
+# Variables that make git act on another repository, index or object store than the one
+# para names. Identity (GIT_AUTHOR_*), config isolation (GIT_CONFIG_*), transport (GIT_SSH*)
+# and GIT_EXEC_PATH are the user's choices and stay.
+_REDIRECTING_VARS = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+        "GIT_PREFIX",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+        "GIT_QUARANTINE_PATH",
+        "GIT_REFLOG_ACTION",
+        "GIT_EDITOR",
+        "GIT_SEQUENCE_EDITOR",
+        "GIT_INTERNAL_SUPER_PREFIX",
+    }
+)
+
+
+def scrubbed_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    for var in _REDIRECTING_VARS:
+        env.pop(var, None)
+    # A hook-invoked para must never wait for a password prompt.
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+def scrub_process_env(environ: MutableMapping[str, str] | None = None) -> None:
+    target = os.environ if environ is None else environ
+    for var in _REDIRECTING_VARS:
+        target.pop(var, None)
+
+
+def run_git(args: Sequence[str], cwd: Path, *, check: bool = True) -> str:
+    """Run git directly (no GitPython) and return stdout; used for cheap read-only queries."""
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=scrubbed_env(), capture_output=True, text=True, check=False
+    )
+    if check and proc.returncode != 0:
+        raise GitError(
+            command=" ".join(args), stderr=proc.stderr.strip() or f"exit {proc.returncode}"
+        )
+    return proc.stdout
+
+
+def dirty_count(worktree: Path) -> int:
+    """Number of changed, staged or untracked paths in a worktree."""
+    out = run_git(["status", "--porcelain=v1", "--untracked-files=all", "--no-renames"], worktree)
+    return sum(1 for line in out.splitlines() if line)
+
+
+def ahead_behind(cwd: Path, branch: str, base: str) -> tuple[int, int]:
+    out = run_git(["rev-list", "--left-right", "--count", f"{branch}...{base}"], cwd, check=False)
+    parts = out.split()
+    if len(parts) != 2:
+        return 0, 0
+    return int(parts[0]), int(parts[1])
+
+
+def diff_numstat(worktree: Path) -> tuple[int, int]:
+    """Lines added and removed in the worktree against HEAD (tracked files)."""
+    out = run_git(["diff", "--numstat", "HEAD"], worktree, check=False)
+    added = removed = 0
+    for line in out.splitlines():
+        cols = line.split("\t")
+        if len(cols) >= 2 and cols[0].isdigit() and cols[1].isdigit():
+            added += int(cols[0])
+            removed += int(cols[1])
+    return added, removed
+
+
+@dataclass(frozen=True)
+class WorktreeEntry:
+    path: Path
+    head: str | None
+    branch: str | None
+    prunable: bool
+
+
+class Git:
+    """One repository, through GitPython. Every method raises ParaError subclasses only."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._repo: gitpython.Repo | None = None
+
+    @property
+    def repo(self) -> gitpython.Repo:
+        if self._repo is None:
+            import git as gitpython
+
+            try:
+                self._repo = gitpython.Repo(self.root)
+            except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError) as exc:
+                raise NotAGitRepository(path=str(self.root)) from exc
+        return self._repo
+
+    def _git(self, *args: str, cwd: Path | None = None, **kwargs: Any) -> str:
+        import git as gitpython
+
+        try:
+            if cwd is None:
+                return str(self.repo.git.execute(["git", *args], **kwargs))
+            return str(gitpython.Git(str(cwd)).execute(["git", *args], **kwargs))
+        except gitpython.GitCommandError as exc:
+            stderr = (exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
+            raise GitError(command=" ".join(args), stderr=stderr or str(exc)) from exc
+
+    # -- refs -------------------------------------------------------------------------------
+
+    def require_commits(self) -> None:
+        if not self.repo.head.is_valid():
+            raise RepositoryHasNoCommits(path=str(self.root))
+
+    def resolve(self, ref: str) -> str:
+        """Full commit id of ``ref``, or InvalidRef."""
+        try:
+            return self._git(
+                "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+            )
+        except GitError as exc:
+            raise InvalidRef(ref=ref) from exc
+
+    def current_branch(self) -> str | None:
+        """The main checkout's branch, or None when HEAD is detached."""
+        try:
+            return self._git("symbolic-ref", "--quiet", "--short", "HEAD")
+        except GitError:
+            return None
+
+    def branch_exists(self, branch: str) -> bool:
+        try:
+            self._git("show-ref", "--verify", "--quiet", f"refs/heads/{branch}")
+        except GitError:
+            return False
+        return True
+
+    def check_branch_name(self, branch: str) -> bool:
+        try:
+            self._git("check-ref-format", "--branch", branch)
+        except GitError:
+            return False
+        return True
+
+    def rename_branch(self, old: str, new: str) -> None:
+        if self.branch_exists(new):
+            raise BranchExists(branch=new)
+        self._git("branch", "-m", "--", old, new)
+
+    def delete_branch(self, branch: str) -> None:
+        self._git("branch", "-D", "--", branch)
+
+    def branches(self, pattern: str) -> dict[str, str]:
+        """Branch name -> commit id for branches matching ``refs/heads/<pattern>``."""
+        out = self._git(
+            "for-each-ref", "--format=%(refname:strip=2) %(objectname)", f"refs/heads/{pattern}"
+        )
+        result: dict[str, str] = {}
+        for line in out.splitlines():
+            name, _, sha = line.partition(" ")
+            result[name] = sha
+        return result
+
+    def branch_commit(self, branch: str) -> str | None:
+        try:
+            return self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
+        except GitError:
+            return None
+
+    # -- worktrees --------------------------------------------------------------------------
+
+    def add_worktree(self, path: Path, branch: str, base: str | None) -> None:
+        """New branch ``branch`` at ``base`` checked out at ``path``; or, with base None,
+        check out the existing ``branch``."""
+        if base is None:
+            self._git("worktree", "add", "--", str(path), branch)
+        else:
+            self._git("worktree", "add", "-b", branch, "--", str(path), base)
+
+    def remove_worktree(self, path: Path, *, force: bool = False) -> None:
+        args = ["worktree", "remove"]
+        if force:
+            args.append("--force")
+        self._git(*args, "--", str(path))
+
+    def prune_worktrees(self) -> None:
+        self._git("worktree", "prune")
+
+    def worktrees(self) -> list[WorktreeEntry]:
+        out = self._git("worktree", "list", "--porcelain")
+        entries: list[WorktreeEntry] = []
+        fields: dict[str, str] = {}
+
+        def flush() -> None:
+            if "worktree" in fields:
+                branch = fields.get("branch")
+                entries.append(
+                    WorktreeEntry(
+                        path=Path(fields["worktree"]),
+                        head=fields.get("HEAD"),
+                        branch=branch.removeprefix("refs/heads/") if branch else None,
+                        prunable="prunable" in fields,
+                    )
+                )
+            fields.clear()
+
+        for line in [*out.splitlines(), ""]:
+            if not line:
+                flush()
+                continue
+            key, _, value = line.partition(" ")
+            fields[key] = value
+        return entries
+
+    def registered_worktree(self, path: Path) -> WorktreeEntry | None:
+        wanted = path.resolve()
+        for entry in self.worktrees():
+            if entry.path.resolve() == wanted:
+                return entry
+        return None
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def commit_all(
+        self, worktree: Path, message: str, *, stage: bool = True, no_verify: bool = False
+    ) -> str | None:
+        """Stage everything (when ``stage``) and commit; the new commit id, or None if clean.
+
+        ``no_verify`` skips the user's hooks: para's own safekeeping commit at cancel must not
+        be blocked by a hook that checks work in progress."""
+        if stage:
+            self._git("add", "--all", cwd=worktree)
+        staged = self._git("diff", "--cached", "--name-only", cwd=worktree)
+        if not staged:
+            return None
+        self._git(
+            "commit",
+            "--quiet",
+            *(["--no-verify"] if no_verify else []),
+            "-m",
+            message,
+            cwd=worktree,
+        )
+        return self._git("rev-parse", "HEAD", cwd=worktree)
+
+    def reset_mixed(self, worktree: Path, ref: str) -> None:
+        self._git("reset", "--quiet", "--mixed", ref, cwd=worktree)
+
+    def head_of(self, worktree: Path) -> str:
+        return self._git("rev-parse", "HEAD", cwd=worktree)
+
+    def parent_of(self, commit: str) -> str | None:
+        try:
+            return self._git("rev-parse", "--verify", "--quiet", f"{commit}^")
+        except GitError:
+            return None

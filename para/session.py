@@ -1,0 +1,839 @@
+"""SessionManager: the session use cases (start, finish, cancel, recover, clean, list).
+
+Every step that creates something registers its undo on an ExitStack first, so a start
+that fails anywhere leaves no branch, worktree, record or container behind. Steps of
+finish and cancel check the repository before acting, so running them again after an
+interruption completes the work instead of failing on what is already done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from para import git as gitmod
+from para.config import Config
+from para.errors import (
+    AmbiguousSession,
+    BranchExists,
+    DirtyWorktree,
+    GitError,
+    InvalidName,
+    ParaError,
+    SessionExists,
+    SessionNotFound,
+    WorktreeError,
+)
+from para.names import generate_name, validate_name
+from para.state import BadRecord, ContainerRef, SessionRecord, StateStore, utcnow
+
+if TYPE_CHECKING:
+    from para.git import Git
+    from para.repo import Repo
+
+EXCLUDE_LINES = ("/.para/worktrees/", "/.para/state/")
+ARCHIVE_STAMP = "%Y%m%d-%H%M%S"
+
+
+class ContainerHooks(Protocol):
+    """What sessions need from the container layer (implemented by DockerManager)."""
+
+    def remove_for(self, record: SessionRecord) -> None: ...
+
+
+@dataclass
+class SessionView:
+    """A record plus what only the repository and engine know right now."""
+
+    record: SessionRecord
+    dirty: int = 0
+    ahead: int = 0
+    behind: int = 0
+    worktree_exists: bool = True
+    container_state: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    def to_json(self) -> dict[str, Any]:
+        rec = self.record
+        container: dict[str, Any] | None = None
+        if rec.container is not None:
+            container = {
+                "id": rec.container.id,
+                "name": rec.container.name,
+                "image": rec.container.image,
+                "backend": rec.container.backend,
+                "state": "unknown",
+                "health": None,
+                "ports": dict(rec.container.ports),
+            }
+            if self.container_state is not None:
+                container.update(self.container_state)
+        return {
+            "name": rec.name,
+            "branch": rec.archive_branch if rec.status == "cancelled" else rec.branch,
+            "base": rec.base,
+            "base_commit": rec.base_commit,
+            "worktree": rec.worktree,
+            "worktree_exists": self.worktree_exists,
+            "status": rec.status,
+            "created_at": rec.created_at.isoformat(),
+            "finished_at": rec.finished_at.isoformat() if rec.finished_at else None,
+            "dirty": self.dirty,
+            "ahead": self.ahead,
+            "behind": self.behind,
+            "container": container,
+            "report": rec.report,
+            "problems": list(self.problems),
+        }
+
+
+@dataclass
+class CleanAction:
+    kind: str
+    target: str
+    detail: str
+    done: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "target": self.target, "detail": self.detail, "done": self.done}
+
+
+@dataclass
+class StartRequest:
+    name: str | None = None
+    base: str | None = None
+
+
+class SessionManager:
+    """Sessions of one repository. Methods take plain values and return records or views."""
+
+    def __init__(
+        self,
+        repo: Repo,
+        config: Config,
+        store: StateStore,
+        git: Git,
+        *,
+        containers: Callable[[], ContainerHooks] | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        self.repo = repo
+        self.config = config
+        self.store = store
+        self.git = git
+        self._containers = containers
+        self.env = env if env is not None else dict(os.environ)
+
+    # -- paths and names --------------------------------------------------------------------
+
+    @property
+    def worktrees_dir(self) -> Path:
+        path = Path(self.config.worktrees_dir).expanduser()
+        return path if path.is_absolute() else self.repo.root / path
+
+    def branch_for(self, name: str) -> str:
+        return f"{self.config.branch_prefix}/{name}"
+
+    def worktree_for(self, name: str) -> Path:
+        return self.worktrees_dir / name
+
+    def resolve(
+        self,
+        name: str | None,
+        *,
+        command: str,
+        statuses: Sequence[str] = ("active",),
+        cwd: Path | None = None,
+    ) -> str:
+        """The session meant: ``name``, else the one whose worktree holds the cwd, else the
+        only session in ``statuses``; otherwise an error listing the candidates."""
+        if name:
+            return name
+        from para.repo import session_of_path
+
+        here = session_of_path(self.repo, self.worktrees_dir, cwd)
+        if here and self.store.exists(here):
+            return here
+        records, _bad = self.store.load_all()
+        candidates = sorted(r.name for r in records if r.status in statuses)
+        if len(candidates) == 1:
+            return candidates[0]
+        wanted = "/".join(statuses)
+        if not candidates:
+            raise SessionNotFound(
+                f"no {wanted} session to {command}",
+                hint="start one with: para start NAME"
+                if "active" in statuses
+                else "see all sessions with: para list --archived",
+            )
+        raise AmbiguousSession(
+            problem=f"{len(candidates)} {wanted} sessions, which one? {', '.join(candidates)}",
+            command=command,
+        )
+
+    # -- init -------------------------------------------------------------------------------
+
+    def init(self) -> list[str]:
+        """Create para's directories and git excludes; returns what was done."""
+        done: list[str] = []
+        for path in (self.repo.sessions_dir, self.worktrees_dir):
+            if not path.is_dir():
+                path.mkdir(parents=True, exist_ok=True)
+                done.append(f"created {path}")
+        added = self._ensure_excludes()
+        if added:
+            done.append(f"added {', '.join(added)} to {self.repo.common_dir / 'info' / 'exclude'}")
+        return done
+
+    def _exclude_lines(self) -> list[str]:
+        lines = list(EXCLUDE_LINES)
+        try:
+            rel = self.worktrees_dir.resolve().relative_to(self.repo.root)
+        except ValueError:
+            return lines  # outside the checkout: nothing to exclude
+        line = f"/{rel.as_posix()}/"
+        if line not in lines:
+            lines.append(line)
+        return lines
+
+    def _ensure_excludes(self) -> list[str]:
+        exclude = self.repo.common_dir / "info" / "exclude"
+        wanted = self._exclude_lines()
+        with contextlib.suppress(FileNotFoundError):
+            present = set(exclude.read_text(encoding="utf-8").splitlines())
+            if all(line in present for line in wanted):
+                return []
+        with self.store.lock():
+            try:
+                text = exclude.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                text = ""
+            present = set(text.splitlines())
+            missing = [line for line in wanted if line not in present]
+            if missing:
+                exclude.parent.mkdir(parents=True, exist_ok=True)
+                prefix = "" if not text or text.endswith("\n") else "\n"
+                with exclude.open("a", encoding="utf-8") as fh:
+                    fh.write(prefix + "# para\n" + "".join(f"{line}\n" for line in missing))
+            return missing
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(
+        self,
+        name: str | None = None,
+        *,
+        base: str | None = None,
+        container: Callable[[SessionRecord, contextlib.ExitStack], ContainerRef] | None = None,
+    ) -> SessionRecord:
+        """Create branch, worktree, record (and, through ``container``, a container).
+
+        ``container`` is called with the record about to be written and the rollback stack;
+        it registers its own undo there.
+        """
+        if name is None:
+            records, _ = self.store.load_all()
+            name = generate_name(
+                {r.name for r in records} | set(self.git.branches(f"{self.config.branch_prefix}/*"))
+            )
+        validate_name(name)
+        branch = self.branch_for(name)
+        if not self.git.check_branch_name(branch):
+            raise InvalidName(name=name, reason=f"git refuses the branch name {branch!r}")
+        self.git.require_commits()
+        base_ref = base or "HEAD"
+        base_commit = self.git.resolve(base_ref)
+        base_name = base or self.git.current_branch() or base_commit[:12]
+        worktree = self.worktree_for(name)
+
+        with self.store.reserve(name), contextlib.ExitStack() as undo:
+            self._check_free(name, branch, worktree)
+            self._ensure_excludes()
+            self.git.add_worktree(worktree, branch, base_commit)
+            undo.callback(self._undo_worktree, worktree, branch)
+            self._copy_includes(worktree)
+            record = SessionRecord(
+                name=name,
+                branch=branch,
+                base=base_name,
+                base_commit=base_commit,
+                worktree=str(worktree.resolve()),
+                created_at=utcnow(),
+            )
+            self._prepare_channel(record, undo)
+            self._run_setup(record)
+            if container is not None:
+                record = record.model_copy(update={"container": container(record, undo)})
+            self.store.write(record)
+            undo.pop_all()
+        return record
+
+    def _check_free(self, name: str, branch: str, worktree: Path) -> None:
+        if self.store.exists(name):
+            try:
+                old = self.store.read(name)
+            except ParaError:
+                raise SessionExists(
+                    name=name, reason="its record is unreadable; para clean reports it"
+                ) from None
+            if old.status == "active":
+                raise SessionExists(name=name, reason="an active session has this name")
+            if old.status == "review" and self.git.branch_exists(old.branch):
+                raise SessionExists(
+                    name=name,
+                    reason=f"finished session awaiting review on branch {old.branch}",
+                    hint=f"merge or delete {old.branch} first, or pick another name",
+                )
+            self.store.archive(old)
+        if self.git.branch_exists(branch):
+            raise SessionExists(
+                name=name,
+                reason=f"branch {branch} exists",
+                hint=f"pick another name, or delete the branch: git branch -D {branch}",
+            )
+        if worktree.exists() or worktree.is_symlink():
+            raise SessionExists(
+                name=name,
+                reason=f"{worktree} already exists",
+                hint="pick another name, or run para clean to see what is left there",
+            )
+
+    def _undo_worktree(self, worktree: Path, branch: str) -> None:
+        with contextlib.suppress(ParaError):
+            if self.git.registered_worktree(worktree) is not None:
+                self.git.remove_worktree(worktree, force=True)
+        with contextlib.suppress(ParaError):
+            self.git.prune_worktrees()
+        with contextlib.suppress(ParaError):
+            if self.git.branch_exists(branch):
+                self.git.delete_branch(branch)
+
+    def _copy_includes(self, worktree: Path) -> list[Path]:
+        """Copy the files named by ``.worktreeinclude`` (globs; usually ignored files)."""
+        spec = self.repo.root / ".worktreeinclude"
+        try:
+            patterns = spec.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        root = self.repo.root
+        copied: list[Path] = []
+        for raw in patterns:
+            pattern = raw.strip()
+            if not pattern or pattern.startswith("#"):
+                continue
+            if pattern.startswith("/"):
+                pattern = pattern[1:]
+            if ".." in Path(pattern).parts:
+                continue
+            for source in sorted(root.glob(pattern)):
+                rel = source.relative_to(root)
+                if rel.parts[0] in {".git", ".para"} or _under(source, self.worktrees_dir):
+                    continue
+                target = worktree / rel
+                if target.exists() or target.is_symlink():
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if source.is_dir() and not source.is_symlink():
+                    shutil.copytree(source, target, symlinks=True)
+                else:
+                    shutil.copy2(source, target, follow_symlinks=False)
+                copied.append(rel)
+        return copied
+
+    def _prepare_channel(self, record: SessionRecord, undo: contextlib.ExitStack) -> None:
+        channel = self.repo.channels_dir / record.name
+        if channel.exists():
+            shutil.rmtree(channel)
+        channel.mkdir(parents=True)
+        undo.callback(shutil.rmtree, channel, True)
+
+    def session_env(self, record: SessionRecord) -> dict[str, str]:
+        """Variables every process of a host session sees."""
+        return {
+            "PARA_SESSION": record.name,
+            "PARA_WORKTREE": record.worktree,
+            "PARA_BRANCH": record.branch,
+            "PARA_REPO": str(self.repo.root),
+            "PARA_CHANNEL": str(self.repo.channels_dir / record.name),
+        }
+
+    def _run_setup(self, record: SessionRecord) -> None:
+        command = self.config.setup_command
+        if not command:
+            return
+        env = gitmod.scrubbed_env(self.env) | self.session_env(record)
+        proc = subprocess.run(
+            ["sh", "-c", command],
+            cwd=record.worktree,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
+            raise WorktreeError(
+                problem=f"setup command {command!r} failed with exit code {proc.returncode}"
+                + (f":\n{tail}" if tail else ""),
+                hint="fix the command (setup_command in .para/config.json); nothing was kept",
+            )
+
+    def open_in_ide(self, record: SessionRecord) -> None:
+        """Run ``ide.command`` (argv; ``{path}`` is the worktree, appended when absent)."""
+        command = self.config.ide.command
+        if not command:
+            return
+        argv = [part.replace("{path}", record.worktree) for part in command]
+        if not any("{path}" in part for part in command):
+            argv.append(record.worktree)
+        env = gitmod.scrubbed_env(self.env) | self.session_env(record)
+        try:
+            proc = subprocess.run(argv, cwd=record.worktree, env=env, check=False)
+        except OSError as exc:
+            raise WorktreeError(
+                problem=f"cannot run ide.command {argv[0]!r}: {exc.strerror}",
+                hint="fix ide.command in your para config",
+            ) from exc
+        if proc.returncode != 0:
+            raise WorktreeError(
+                problem=f"ide.command exited with code {proc.returncode}",
+                hint="fix ide.command in your para config",
+            )
+
+    # -- finish -----------------------------------------------------------------------------
+
+    def finish(self, name: str, message: str, *, branch: str | None = None) -> SessionRecord:
+        """Commit everything, hand the branch back for review, remove worktree and container."""
+        if not message.strip():
+            raise WorktreeError(
+                problem="the commit message is empty", hint='para finish "what this session did"'
+            )
+        rec = self.store.read(name)
+        if rec.status == "review" and rec.pending is None:
+            if branch and branch != rec.branch:
+                raise WorktreeError(
+                    problem=f"session {name!r} is already finished on {rec.branch}",
+                    hint=f"git branch -m {rec.branch} {branch}",
+                )
+            return rec
+        if rec.status == "cancelled" or rec.pending == "cancel":
+            raise WorktreeError(
+                problem=f"session {name!r} was cancelled",
+                hint=f"bring it back with: para recover {name}",
+            )
+        target = branch or rec.pending_branch or rec.branch
+        if not self.git.check_branch_name(target):
+            raise InvalidName(
+                name=target,
+                reason="git refuses it as a branch name",
+                hint="pass a valid branch name to --branch",
+            )
+        renamed_already = (
+            rec.pending == "finish"
+            and rec.pending_branch == target
+            and not self.git.branch_exists(rec.branch)
+            and self.git.branch_exists(target)
+        )
+        if target != rec.branch and not renamed_already and self.git.branch_exists(target):
+            raise BranchExists(branch=target)
+        rec = self.store.update(
+            name,
+            lambda r: r.model_copy(
+                update={"pending": "finish", "pending_branch": target, "message": message}
+            ),
+        )
+
+        worktree = Path(rec.worktree)
+        if worktree.is_dir() and self.git.registered_worktree(worktree) is not None:
+            self.git.commit_all(worktree, message, stage=self.config.auto_stage)
+            left = gitmod.dirty_count(worktree)
+            if left:
+                raise DirtyWorktree(
+                    name=name,
+                    count=left,
+                    hint="auto_stage is off: stage what belongs in the commit (git add), "
+                    "then run finish again",
+                )
+        if target != rec.branch and not renamed_already:
+            self.git.rename_branch(rec.branch, target)
+        self._remove_container(rec)
+        self._remove_worktree(worktree, force=False)
+        self._drop_channel(name)
+        return self.store.update(
+            name,
+            lambda r: r.model_copy(
+                update={
+                    "status": "review",
+                    "branch": target,
+                    "pending": None,
+                    "pending_branch": None,
+                    "finished_at": utcnow(),
+                    "container": None,
+                }
+            ),
+        )
+
+    def _remove_container(self, rec: SessionRecord) -> None:
+        if rec.container is not None and self._containers is not None:
+            self._containers().remove_for(rec)
+
+    def _remove_worktree(self, worktree: Path, *, force: bool) -> None:
+        entry = self.git.registered_worktree(worktree)
+        if entry is None:
+            if worktree.exists():
+                # Never delete a directory git does not know as a worktree.
+                raise WorktreeError(
+                    problem=f"{worktree} exists but is not a registered git worktree",
+                    hint="look at it and remove it by hand if it holds nothing you need",
+                )
+            self.git.prune_worktrees()
+            return
+        if entry.prunable or not worktree.exists():
+            self.git.prune_worktrees()
+            return
+        try:
+            self.git.remove_worktree(worktree, force=force)
+        except GitError as exc:
+            raise WorktreeError(
+                problem=f"cannot remove worktree {worktree}: {exc.facts.get('stderr', exc)}",
+                hint="close programs using it (or commit what is left) and run the command again",
+            ) from exc
+
+    def _drop_channel(self, name: str) -> None:
+        shutil.rmtree(self.repo.channels_dir / name, ignore_errors=True)
+
+    # -- cancel -----------------------------------------------------------------------------
+
+    def cancel(
+        self,
+        name: str,
+        *,
+        force: bool = False,
+        confirm: Callable[[str], bool] | None = None,
+    ) -> SessionRecord:
+        """Archive the session: uncommitted work is committed to the archive branch first."""
+        rec = self.store.read(name)
+        if rec.status == "cancelled" and rec.pending is None:
+            return rec
+        if rec.status == "review":
+            raise WorktreeError(
+                problem=f"session {name!r} is finished (branch {rec.branch})",
+                hint=f"delete the branch if unwanted: git branch -D {rec.branch}",
+            )
+        worktree = Path(rec.worktree)
+        present = worktree.is_dir() and self.git.registered_worktree(worktree) is not None
+        dirty = gitmod.dirty_count(worktree) if present else 0
+        if dirty and not force and rec.pending != "cancel":
+            question = (
+                f"session {name!r} has {dirty} uncommitted change(s); archive them and cancel?"
+            )
+            if confirm is None or not confirm(question):
+                raise DirtyWorktree(name=name, count=dirty)
+        archive = (
+            rec.pending_branch
+            if rec.pending == "cancel" and rec.pending_branch
+            else (f"{self.config.branch_prefix}/archived/{utcnow().strftime(ARCHIVE_STAMP)}/{name}")
+        )
+        rec = self.store.update(
+            name, lambda r: r.model_copy(update={"pending": "cancel", "pending_branch": archive})
+        )
+        wip = rec.wip_commit
+        if present and dirty:
+            wip = self.git.commit_all(
+                worktree,
+                f"para: uncommitted work of session {name} at cancel",
+                stage=True,
+                no_verify=True,
+            )
+            if wip:
+                self.store.update(name, lambda r: r.model_copy(update={"wip_commit": wip}))
+        if self.git.branch_exists(rec.branch) and not self.git.branch_exists(archive):
+            self.git.rename_branch(rec.branch, archive)
+        self._remove_container(rec)
+        self._remove_worktree(worktree, force=True)
+        self._drop_channel(name)
+        return self.store.update(
+            name,
+            lambda r: r.model_copy(
+                update={
+                    "status": "cancelled",
+                    "archive_branch": archive,
+                    "pending": None,
+                    "pending_branch": None,
+                    "finished_at": utcnow(),
+                    "container": None,
+                }
+            ),
+        )
+
+    # -- recover ----------------------------------------------------------------------------
+
+    def recover(
+        self,
+        name: str,
+        container: Callable[[SessionRecord, contextlib.ExitStack], ContainerRef] | None = None,
+    ) -> SessionRecord:
+        """Bring a cancelled (or finished) session back: branch, worktree, uncommitted work."""
+        rec = self.store.read(name)
+        worktree = Path(rec.worktree)
+        if rec.status == "active":
+            if worktree.is_dir():
+                raise WorktreeError(
+                    problem=f"session {name!r} is active and its worktree exists",
+                    hint=f"work in it: cd $(para path {name})",
+                )
+            source = rec.branch
+        elif rec.status == "cancelled":
+            source = rec.archive_branch or rec.branch
+        else:
+            source = rec.branch
+        if not self.git.branch_exists(source):
+            raise WorktreeError(
+                problem=f"branch {source} of session {name!r} no longer exists",
+                hint="nothing left to recover from",
+            )
+        if worktree.exists():
+            raise WorktreeError(problem=f"{worktree} exists", hint="move it away first")
+        if source != rec.branch and self.git.branch_exists(rec.branch):
+            raise SessionExists(
+                name=name,
+                reason=f"branch {rec.branch} exists",
+                hint=f"delete or rename {rec.branch}, then recover again",
+            )
+        with contextlib.ExitStack() as undo:
+            self.git.prune_worktrees()
+            if source != rec.branch:
+                self.git.rename_branch(source, rec.branch)
+                undo.callback(self.git.rename_branch, rec.branch, source)
+            self.git.add_worktree(worktree, rec.branch, None)
+            undo.callback(self._undo_checkout, worktree)
+            tip = self.git.head_of(worktree)
+            if rec.wip_commit and tip == rec.wip_commit:
+                parent = self.git.parent_of(tip)
+                if parent:
+                    self.git.reset_mixed(worktree, parent)
+            updated = rec.model_copy(
+                update={
+                    "status": "active",
+                    "archive_branch": None,
+                    "wip_commit": None,
+                    "pending": None,
+                    "pending_branch": None,
+                    "finished_at": None,
+                    "message": None,
+                    "container": None,
+                }
+            )
+            self._prepare_channel(updated, undo)
+            if container is not None and rec.container is not None:
+                updated = updated.model_copy(update={"container": container(updated, undo)})
+            self.store.write(updated)
+            undo.pop_all()
+        return updated
+
+    def _undo_checkout(self, worktree: Path) -> None:
+        with contextlib.suppress(ParaError):
+            self.git.remove_worktree(worktree, force=True)
+        with contextlib.suppress(ParaError):
+            self.git.prune_worktrees()
+
+    # -- list / status ----------------------------------------------------------------------
+
+    def records(self, *, archived: bool = False) -> tuple[list[SessionRecord], list[BadRecord]]:
+        records, bad = self.store.load_all()
+        if not archived:
+            records = [r for r in records if r.status != "cancelled"]
+        else:
+            old, old_bad = self.store.load_archived()
+            records += [rec for _path, rec in old]
+            bad += old_bad
+        return records, bad
+
+    def views(self, records: Sequence[SessionRecord]) -> list[SessionView]:
+        """Git facts for each record, gathered in parallel (each is one git process)."""
+        if not records:
+            return []
+        workers = min(8, len(records))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(self._view, records))
+
+    def _view(self, rec: SessionRecord) -> SessionView:
+        view = SessionView(record=rec)
+        worktree = Path(rec.worktree)
+        branch = (
+            rec.archive_branch if rec.status == "cancelled" and rec.archive_branch else rec.branch
+        )
+        if rec.status == "active":
+            if not (worktree / ".git").exists():
+                view.worktree_exists = False
+                view.problems.append(
+                    "worktree missing (para clean archives it; para recover brings it back)"
+                )
+            else:
+                try:
+                    view.dirty = gitmod.dirty_count(worktree)
+                except ParaError as exc:
+                    view.problems.append(f"git status failed: {exc.message}")
+        else:
+            view.worktree_exists = worktree.exists()
+        view.ahead, view.behind = gitmod.ahead_behind(self.repo.root, branch, rec.base_commit)
+        return view
+
+    def view(self, name: str) -> SessionView:
+        return self.views([self.store.read(name)])[0]
+
+    # -- clean ------------------------------------------------------------------------------
+
+    def clean(self, *, dry_run: bool = False, now: datetime | None = None) -> list[CleanAction]:
+        """Repair and prune what is stale; never touches another repository or unknown files."""
+        now = now or utcnow()
+        actions: list[CleanAction] = []
+
+        def act(kind: str, target: str, detail: str, fn: Callable[[], None] | None) -> None:
+            done = False
+            if not dry_run and fn is not None:
+                try:
+                    fn()
+                    done = True
+                except ParaError as exc:
+                    detail = f"{detail} (failed: {exc.message})"
+            actions.append(CleanAction(kind, target, detail, done))
+
+        for marker in self.store.stale_markers():
+            act("marker", str(marker), "start interrupted; removing its marker", marker.unlink)
+
+        records, bad = self.store.load_all()
+        for item in bad:
+            act(
+                "record",
+                str(item.path),
+                f"unreadable, left for you to inspect: {item.reason}",
+                None,
+            )
+        active = {r.name: r for r in records if r.status == "active"}
+        for rec in active.values():
+            if not (Path(rec.worktree) / ".git").exists():
+                act(
+                    "session",
+                    rec.name,
+                    "worktree missing: archiving the branch and record",
+                    functools.partial(self._archive_missing, rec),
+                )
+
+        known = {Path(r.worktree).resolve() for r in active.values()}
+        registered = {e.path.resolve(): e for e in self.git.worktrees()}
+        if any(e.prunable for e in registered.values()):
+            act(
+                "worktree",
+                str(self.repo.common_dir / "worktrees"),
+                "pruning git's entries of deleted worktrees",
+                self.git.prune_worktrees,
+            )
+        base = self.worktrees_dir.resolve()
+        for path, entry in sorted(registered.items()):
+            if entry.prunable or not _under(path, base) or path in known:
+                continue
+            if gitmod.dirty_count(path):
+                act(
+                    "worktree",
+                    str(path),
+                    "no session record and uncommitted changes: left "
+                    "alone (commit them, then para clean again)",
+                    None,
+                )
+            else:
+                act(
+                    "worktree",
+                    str(path),
+                    f"no session record; removing the clean worktree (branch {entry.branch} kept)",
+                    functools.partial(self.git.remove_worktree, path),
+                )
+        if base.is_dir():
+            for child in sorted(base.iterdir()):
+                resolved = child.resolve()
+                if resolved not in registered and resolved not in known:
+                    act(
+                        "directory",
+                        str(child),
+                        "not a git worktree: left alone (remove it by hand if you do not need it)",
+                        None,
+                    )
+
+        for channel in (
+            sorted(self.repo.channels_dir.glob("*")) if self.repo.channels_dir.is_dir() else []
+        ):
+            if channel.name not in active:
+                act(
+                    "channel",
+                    str(channel),
+                    "no active session; removing",
+                    functools.partial(shutil.rmtree, channel),
+                )
+
+        actions.extend(self._prune_archives(now, dry_run))
+        return actions
+
+    def _archive_missing(self, rec: SessionRecord) -> None:
+        self.git.prune_worktrees()
+        self.cancel(rec.name, force=True)
+
+    def _prune_archives(self, now: datetime, dry_run: bool) -> list[CleanAction]:
+        prefix = f"{self.config.branch_prefix}/archived/"
+        branches = self.git.branches(f"{prefix}*/*")
+        dated: list[tuple[datetime, str]] = []
+        for branch in branches:
+            stamp = branch.removeprefix(prefix).split("/", 1)[0]
+            try:
+                when = datetime.strptime(stamp, ARCHIVE_STAMP).replace(tzinfo=now.tzinfo)
+            except ValueError:
+                continue
+            dated.append((when, branch))
+        dated.sort(reverse=True)
+        limit = self.config.archive
+        expired = [
+            (when, branch)
+            for i, (when, branch) in enumerate(dated)
+            if now - when > timedelta(days=limit.days) or i >= limit.max
+        ]
+        actions = []
+        records, _ = self.store.load_all()
+        archived, _ = self.store.load_archived()
+        for when, branch in expired:
+            reason = (
+                f"older than {limit.days} days"
+                if now - when > timedelta(days=limit.days)
+                else f"beyond the newest {limit.max}"
+            )
+            done = False
+            if not dry_run:
+                self.git.delete_branch(branch)
+                for rec in records:
+                    if rec.status == "cancelled" and rec.archive_branch == branch:
+                        self.store.delete(rec.name)
+                for path, rec in archived:
+                    if rec.archive_branch == branch:
+                        self.store.remove_archived(path)
+                done = True
+            actions.append(CleanAction("archive", branch, f"archive {reason}: deleting", done))
+        return actions
+
+
+def _under(path: Path, parent: Path) -> bool:
+    try:
+        path.resolve().relative_to(parent.resolve())
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# A walk through para on a scratch repository: two sessions side by side, one finished,
+# one cancelled. Run through `make demo` (which installs para into .venv first).
+set -euo pipefail
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/para-demo.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export HOME="$work/home" GIT_CONFIG_NOSYSTEM=1
+mkdir -p "$HOME"
+git config --global user.name "Para Demo"
+git config --global user.email "demo@para.invalid"
+git config --global init.defaultBranch main
+
+show() {
+    local out="" arg
+    for arg in "$@"; do
+        if [[ "$arg" =~ [[:space:]] ]]; then out+=" \"$arg\""; else out+=" $arg"; fi
+    done
+    printf '\n$%s\n' "$out"
+}
+step() { show "$@"; "$@"; }
+say() { printf '\n# %s\n' "$*"; }
+
+say "a scratch repository with one commit"
+mkdir "$work/app" && cd "$work/app"
+git init -q
+printf 'def add(a, b):\n    return a + b\n' > calc.py
+git add calc.py && git commit -q -m "calc: add"
+git log --oneline
+
+say "two sessions side by side, each a worktree on its own branch"
+step para start feature-sub
+step para start docs-typo
+
+say "work happens in each session's worktree"
+sub=$(para path feature-sub)
+printf 'def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n' > "$sub/calc.py"
+echo "# calc" > "$(para path docs-typo)/README.md"
+step para list
+
+say "finish one: everything is committed and the branch handed back for review"
+step para finish "calc: add sub" feature-sub
+step git log --oneline main..para/feature-sub
+
+say "cancel the other: its uncommitted work is kept on an archive branch"
+step para cancel docs-typo --force
+step para list --archived
+step git branch --list 'para/*'
+
+if para docker list >/dev/null 2>&1; then
+    say "a session with its own container (an engine is reachable)"
+    image=${PARA_DEMO_IMAGE:-localhost/para-test/busybox:1}
+    step para start boxed --docker --image "$image" --memory 256m --cpus 1
+    step para docker exec boxed -- sh -c 'echo "hello from $(hostname)" > hello.txt; id -u'
+    step para status boxed
+    step para finish "boxed: hello" boxed
+    step git show --stat --format=%s para/boxed
+else
+    say "no container engine reachable: skipping the container part (see make engines)"
+fi
+
+say "done: the repository holds the reviewed branch and the archive; nothing else changed"
+step git status --short --branch

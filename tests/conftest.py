@@ -1,0 +1,128 @@
+"""Test sandbox: every test gets its own HOME, git identity and config; nothing leaks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from para.cli.main import cli
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Para Test",
+    "GIT_AUTHOR_EMAIL": "test@para.invalid",
+    "GIT_COMMITTER_NAME": "Para Test",
+    "GIT_COMMITTER_EMAIL": "test@para.invalid",
+}
+
+
+@pytest.fixture(autouse=True)
+def sandbox(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Own HOME, XDG dirs and git identity; no PARA_*/GIT_* from the caller; env unchanged after."""
+    home = tmp_path_factory.mktemp("home")
+    for var in list(os.environ):
+        if var.startswith(("PARA_", "GIT_")) and var != "PARA_TEST_REQUIRE_ENGINE":
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    for key, value in GIT_IDENTITY.items():
+        monkeypatch.setenv(key, value)
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+    before = _environ()
+    yield home
+    after = _environ()
+    leaked = (set(after) ^ set(before)) | {k for k in before if after.get(k) != before[k]}
+    assert not leaked, f"test changed environment variables: {sorted(leaked)}"
+
+
+def _environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr}"
+    return proc.stdout.strip()
+
+
+def make_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    (path / "README.md").write_text("hello\n")
+    (path / ".gitignore").write_text(".env\n*.log\n")
+    git(path, "add", ".")
+    git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git repository with one commit; the test runs inside it."""
+    root = make_repo(tmp_path / "repo")
+    monkeypatch.chdir(root)
+    return root
+
+
+class Para:
+    """Runs para in-process through click's CliRunner."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, ok: bool = True) -> Result:
+        result = self.runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, (
+                f"para {' '.join(args)} exited {result.exit_code}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}"
+            )
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args).stdout)
+
+    def fails(self, *args: str, code: int = 1, input: str | None = None) -> Result:
+        result = self(*args, ok=False, input=input)
+        assert result.exit_code == code, (
+            f"para {' '.join(args)} exited {result.exit_code}, expected {code}\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}"
+        )
+        return result
+
+
+@pytest.fixture
+def para() -> Para:
+    return Para()
+
+
+def para_executable() -> str:
+    exe = Path(sys.executable).parent / "para"
+    assert exe.exists(), f"the para entry point is not installed next to {sys.executable}"
+    return str(exe)
+
+
+def run_para(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Runs the installed ``para`` entry point as a separate process."""
+    return subprocess.run(
+        [para_executable(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env if env is not None else dict(os.environ),
+        timeout=timeout,
+        check=False,
+    )
