@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from para.config import Config, LoadedConfig
+    from para.docker.manager import DockerManager, PullReporter
     from para.git import Git
     from para.repo import Repo
     from para.session import SessionManager
@@ -43,6 +44,7 @@ class App:
         self.cwd = (cwd or _cwd()).resolve()
         self.env = dict(os.environ) if env is None else env
         self.flags = dict(flags or {})
+        self.pull_reporter: PullReporter | None = None
 
     @cached_property
     def repo(self) -> Repo:
@@ -79,10 +81,31 @@ class App:
     def git(self) -> Git:
         from para.git import Git
 
-        return Git(self.repo.root)
+        return Git(self.repo.root, worktree_lock=self.repo.state_dir / "worktrees.lock")
 
     @cached_property
     def sessions(self) -> SessionManager:
         from para.session import SessionManager
 
-        return SessionManager(self.repo, self.config, self.store, self.git, env=self.env)
+        return SessionManager(
+            self.repo,
+            self.config,
+            self.store,
+            self.git,
+            env=self.env,
+            containers=lambda: self.docker,
+        )
+
+    @cached_property
+    def docker(self) -> DockerManager:
+        from para.docker.manager import DockerManager
+
+        return DockerManager(
+            self.repo,
+            self.store,
+            config=self.config.docker,
+            worktrees_dir=self.sessions.worktrees_dir,
+            env=self.env,
+            flags=self.flags,
+            pull_reporter=self.pull_reporter,
+        )

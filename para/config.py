@@ -271,7 +271,10 @@ def load_config(
         if raw_project is not None:
             files.append(project_file)
         apply(str(project_file), raw_project)
-        session_file = (worktree or repo_root) / ".para" / "docker.json"
+        # A worktree's own (committed) docker.json wins; else the main checkout's.
+        session_file = repo_root / ".para" / "docker.json"
+        if worktree is not None and (worktree / ".para" / "docker.json").exists():
+            session_file = worktree / ".para" / "docker.json"
         raw_session = _read_json(session_file)
         if raw_session is not None:
             files.append(session_file)

@@ -12,9 +12,10 @@ into every git it starts and offers no way to unset a variable per call.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,11 +117,29 @@ class WorktreeEntry:
 
 
 class Git:
-    """One repository, through GitPython. Every method raises ParaError subclasses only."""
+    """One repository, through GitPython. Every method raises ParaError subclasses only.
 
-    def __init__(self, root: Path):
+    ``worktree_lock`` serialises changes to the set of worktrees: ``git worktree add``
+    reads every other worktree's admin directory and fails ("failed to read
+    .git/worktrees/X/commondir") when another add is half-way through creating one, and
+    ``prune`` could delete such a half-made entry.
+    """
+
+    def __init__(self, root: Path, worktree_lock: Path | None = None):
         self.root = root
+        self.worktree_lock = worktree_lock
         self._repo: gitpython.Repo | None = None
+
+    @contextlib.contextmanager
+    def _worktrees_locked(self) -> Iterator[None]:
+        if self.worktree_lock is None:
+            yield
+            return
+        from filelock import FileLock
+
+        self.worktree_lock.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.worktree_lock), timeout=120, thread_local=False):
+            yield
 
     @property
     def repo(self) -> gitpython.Repo:
@@ -147,8 +166,10 @@ class Git:
     # -- refs -------------------------------------------------------------------------------
 
     def require_commits(self) -> None:
-        if not self.repo.head.is_valid():
-            raise RepositoryHasNoCommits(path=str(self.root))
+        try:
+            self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        except GitError:
+            raise RepositoryHasNoCommits(path=str(self.root)) from None
 
     def resolve(self, ref: str) -> str:
         """Full commit id of ``ref``, or InvalidRef."""
@@ -210,19 +231,22 @@ class Git:
     def add_worktree(self, path: Path, branch: str, base: str | None) -> None:
         """New branch ``branch`` at ``base`` checked out at ``path``; or, with base None,
         check out the existing ``branch``."""
-        if base is None:
-            self._git("worktree", "add", "--", str(path), branch)
-        else:
-            self._git("worktree", "add", "-b", branch, "--", str(path), base)
+        with self._worktrees_locked():
+            if base is None:
+                self._git("worktree", "add", "--", str(path), branch)
+            else:
+                self._git("worktree", "add", "-b", branch, "--", str(path), base)
 
     def remove_worktree(self, path: Path, *, force: bool = False) -> None:
         args = ["worktree", "remove"]
         if force:
             args.append("--force")
-        self._git(*args, "--", str(path))
+        with self._worktrees_locked():
+            self._git(*args, "--", str(path))
 
     def prune_worktrees(self) -> None:
-        self._git("worktree", "prune")
+        with self._worktrees_locked():
+            self._git("worktree", "prune")
 
     def worktrees(self) -> list[WorktreeEntry]:
         out = self._git("worktree", "list", "--porcelain")

@@ -26,6 +26,7 @@ from para.errors import (
     AmbiguousSession,
     BranchExists,
     DirtyWorktree,
+    EngineUnavailable,
     GitError,
     InvalidName,
     ParaError,
@@ -37,6 +38,8 @@ from para.names import generate_name, validate_name
 from para.state import BadRecord, ContainerRef, SessionRecord, StateStore, utcnow
 
 if TYPE_CHECKING:
+    from para.channel import Channel, QueuedCommand
+    from para.docker.manager import ContainerOptions
     from para.git import Git
     from para.repo import Repo
 
@@ -47,7 +50,19 @@ ARCHIVE_STAMP = "%Y%m%d-%H%M%S"
 class ContainerHooks(Protocol):
     """What sessions need from the container layer (implemented by DockerManager)."""
 
+    warnings: list[str]
+
+    def check_engine(self, options: ContainerOptions | None) -> None: ...
+
+    def create_for(
+        self, record: SessionRecord, options: ContainerOptions | None, undo: contextlib.ExitStack
+    ) -> ContainerRef: ...
+
     def remove_for(self, record: SessionRecord) -> None: ...
+
+    def states(self, records: list[SessionRecord]) -> dict[str, dict[str, Any]]: ...
+
+    def details(self, record: SessionRecord) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -60,6 +75,7 @@ class SessionView:
     behind: int = 0
     worktree_exists: bool = True
     container_state: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -95,7 +111,7 @@ class SessionView:
             "ahead": self.ahead,
             "behind": self.behind,
             "container": container,
-            "report": rec.report,
+            "report": self.report if self.report is not None else rec.report,
             "problems": list(self.problems),
         }
 
@@ -136,6 +152,7 @@ class SessionManager:
         self.git = git
         self._containers = containers
         self.env = env if env is not None else dict(os.environ)
+        self.warnings: list[str] = []
 
     # -- paths and names --------------------------------------------------------------------
 
@@ -237,12 +254,13 @@ class SessionManager:
         name: str | None = None,
         *,
         base: str | None = None,
-        container: Callable[[SessionRecord, contextlib.ExitStack], ContainerRef] | None = None,
+        docker: ContainerOptions | None = None,
+        fallback: bool = False,
     ) -> SessionRecord:
-        """Create branch, worktree, record (and, through ``container``, a container).
+        """Create branch, worktree, record and, when ``docker`` is given, a container.
 
-        ``container`` is called with the record about to be written and the rollback stack;
-        it registers its own undo there.
+        With ``fallback``, an unreachable engine gives a host session and a warning instead
+        of an error (``docker.fallback = "host"``).
         """
         if name is None:
             records, _ = self.store.load_all()
@@ -258,6 +276,16 @@ class SessionManager:
         base_commit = self.git.resolve(base_ref)
         base_name = base or self.git.current_branch() or base_commit[:12]
         worktree = self.worktree_for(name)
+        if docker is not None:
+            try:
+                self.containers.check_engine(docker)
+            except EngineUnavailable as exc:
+                if not fallback:
+                    raise
+                self.warnings.append(
+                    f"{exc.message}; starting a host session instead (docker.fallback = host)"
+                )
+                docker = None
 
         with self.store.reserve(name), contextlib.ExitStack() as undo:
             self._check_free(name, branch, worktree)
@@ -275,8 +303,9 @@ class SessionManager:
             )
             self._prepare_channel(record, undo)
             self._run_setup(record)
-            if container is not None:
-                record = record.model_copy(update={"container": container(record, undo)})
+            if docker is not None:
+                ref = self.containers.create_for(record, docker, undo)
+                record = record.model_copy(update={"container": ref})
             self.store.write(record)
             undo.pop_all()
         return record
@@ -353,12 +382,17 @@ class SessionManager:
                 copied.append(rel)
         return copied
 
+    def channel(self, name: str) -> Channel:
+        from para.channel import Channel
+
+        return Channel(self.repo.channels_dir / name, name)
+
     def _prepare_channel(self, record: SessionRecord, undo: contextlib.ExitStack) -> None:
-        channel = self.repo.channels_dir / record.name
-        if channel.exists():
-            shutil.rmtree(channel)
-        channel.mkdir(parents=True)
-        undo.callback(shutil.rmtree, channel, True)
+        path = self.repo.channels_dir / record.name
+        if path.exists() or path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        self.channel(record.name).create()
+        undo.callback(shutil.rmtree, path, True)
 
     def session_env(self, record: SessionRecord) -> dict[str, str]:
         """Variables every process of a host session sees."""
@@ -412,6 +446,74 @@ class SessionManager:
                 problem=f"ide.command exited with code {proc.returncode}",
                 hint="fix ide.command in your para config",
             )
+
+    # -- channel: reports, dispatch ---------------------------------------------------------
+
+    def report(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Write a host session's status.json; fields not given keep their last value."""
+        from para.channel import Progress, Status
+
+        channel = self.channel(name)
+        previous = channel.status()
+        data: dict[str, Any] = previous.model_dump() if previous is not None else {}
+        progress = fields.pop("progress", None)
+        message = fields.pop("message", None)
+        blocked = fields.pop("blocked", None)
+        data.update({k: v for k, v in fields.items() if v is not None})
+        if blocked:
+            data["state"] = "blocked"
+            data["blocked_reason"] = blocked
+        elif data.get("state") != "blocked":
+            data["blocked_reason"] = None
+        if progress is not None:
+            current, total = progress
+            data["progress"] = Progress(current=current, total=total, message=message)
+        elif message is not None and data.get("progress"):
+            data["progress"] = {**dict(data["progress"]), "message": message}
+        data.update(session=name, timestamp=utcnow(), schema_version=1)
+        status = Status.model_validate(data)
+        channel.write_status(status)
+        return status.model_dump(mode="json")
+
+    def dispatch(
+        self,
+        name: str | None,
+        prompt: str,
+        *,
+        agent: list[str] | None = None,
+        docker: ContainerOptions | None = None,
+    ) -> tuple[SessionRecord, QueuedCommand]:
+        """Start a session and run the agent command in it, detached; output in the channel."""
+        command = agent or self.config.agent.command
+        if not command:
+            raise WorktreeError(
+                problem="no agent command to dispatch",
+                hint='set agent.command (e.g. ["my-agent", "{prompt}"]) or pass --agent',
+            )
+        argv = [part.replace("{prompt}", prompt) for part in command]
+        if not any("{prompt}" in part for part in command):
+            argv.append(prompt)
+        record = self.start(name, docker=docker)
+        job = self.channel(record.name).enqueue(argv)
+        if record.container is None:
+            self._spawn_host_runner(record)
+        return record, job
+
+    def _spawn_host_runner(self, record: SessionRecord) -> None:
+        """Serve a host session's queue with the same sh runner, detached from para."""
+        from para.channel import install_helpers
+
+        runner = install_helpers(self.repo.state_dir) / "para-runner"
+        env = gitmod.scrubbed_env(self.env) | self.session_env(record)
+        subprocess.Popen(
+            ["/bin/sh", str(runner), "--drain"],
+            cwd=record.worktree,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     # -- finish -----------------------------------------------------------------------------
 
@@ -486,9 +588,15 @@ class SessionManager:
             ),
         )
 
+    @property
+    def containers(self) -> ContainerHooks:
+        if self._containers is None:
+            raise WorktreeError(problem="containers are not available in this setup")
+        return self._containers()
+
     def _remove_container(self, rec: SessionRecord) -> None:
-        if rec.container is not None and self._containers is not None:
-            self._containers().remove_for(rec)
+        if rec.container is not None:
+            self.containers.remove_for(rec)
 
     def _remove_worktree(self, worktree: Path, *, force: bool) -> None:
         entry = self.git.registered_worktree(worktree)
@@ -513,7 +621,14 @@ class SessionManager:
             ) from exc
 
     def _drop_channel(self, name: str) -> None:
-        shutil.rmtree(self.repo.channels_dir / name, ignore_errors=True)
+        """Keep the last report in the record, then remove the channel directory."""
+        path = self.repo.channels_dir / name
+        if path.is_dir() and not path.is_symlink():
+            status = self.channel(name).status()
+            if status is not None:
+                report = status.model_dump(mode="json")
+                self.store.update(name, lambda r: r.model_copy(update={"report": report}))
+        shutil.rmtree(path, ignore_errors=True)
 
     # -- cancel -----------------------------------------------------------------------------
 
@@ -575,17 +690,14 @@ class SessionManager:
                     "pending_branch": None,
                     "finished_at": utcnow(),
                     "container": None,
+                    "previous_container": r.container or r.previous_container,
                 }
             ),
         )
 
     # -- recover ----------------------------------------------------------------------------
 
-    def recover(
-        self,
-        name: str,
-        container: Callable[[SessionRecord, contextlib.ExitStack], ContainerRef] | None = None,
-    ) -> SessionRecord:
+    def recover(self, name: str) -> SessionRecord:
         """Bring a cancelled (or finished) session back: branch, worktree, uncommitted work."""
         rec = self.store.read(name)
         worktree = Path(rec.worktree)
@@ -613,6 +725,9 @@ class SessionManager:
                 reason=f"branch {rec.branch} exists",
                 hint=f"delete or rename {rec.branch}, then recover again",
             )
+        previous = rec.container or rec.previous_container
+        if rec.container is not None:
+            self._remove_container(rec)  # it mounted the worktree that is gone
         with contextlib.ExitStack() as undo:
             self.git.prune_worktrees()
             if source != rec.branch:
@@ -635,11 +750,15 @@ class SessionManager:
                     "finished_at": None,
                     "message": None,
                     "container": None,
+                    "previous_container": None,
                 }
             )
             self._prepare_channel(updated, undo)
-            if container is not None and rec.container is not None:
-                updated = updated.model_copy(update={"container": container(updated, undo)})
+            if previous is not None:
+                from para.docker.manager import ContainerOptions
+
+                ref = self.containers.create_for(updated, ContainerOptions.from_ref(previous), undo)
+                updated = updated.model_copy(update={"container": ref})
             self.store.write(updated)
             undo.pop_all()
         return updated
@@ -668,7 +787,14 @@ class SessionManager:
             return []
         workers = min(8, len(records))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(self._view, records))
+            views = list(pool.map(self._view, records))
+        with_containers = [r for r in records if r.container is not None]
+        if with_containers and self._containers is not None:
+            states = self.containers.states(with_containers)
+            for view in views:
+                if view.name in states:
+                    view.container_state = states[view.name]
+        return views
 
     def _view(self, rec: SessionRecord) -> SessionView:
         view = SessionView(record=rec)
@@ -687,13 +813,26 @@ class SessionManager:
                     view.dirty = gitmod.dirty_count(worktree)
                 except ParaError as exc:
                     view.problems.append(f"git status failed: {exc.message}")
+            status = self.channel(rec.name).status() if view.worktree_exists else None
+            if status is not None:
+                view.report = status.model_dump(mode="json")
         else:
             view.worktree_exists = worktree.exists()
         view.ahead, view.behind = gitmod.ahead_behind(self.repo.root, branch, rec.base_commit)
         return view
 
-    def view(self, name: str) -> SessionView:
-        return self.views([self.store.read(name)])[0]
+    def view(self, name: str, *, detailed: bool = False) -> SessionView:
+        """One session; ``detailed`` adds the container's inspect data (limits, OOM...)."""
+        record = self.store.read(name)
+        view = self._view(record)
+        if record.container is not None and self._containers is not None:
+            states = (
+                self.containers.details(record)
+                if detailed
+                else self.containers.states([record]).get(record.name, {})
+            )
+            view.container_state = states
+        return view
 
     # -- clean ------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ class ContainerRef(_Record):
     backend: Literal["docker", "podman"]
     endpoint: str
     network: str | None = None
+    network_mode: str = "bridge"
     ports: dict[str, int] = Field(default_factory=dict)
     workdir: str = "/workspace"
     user: str | None = None
@@ -61,11 +62,13 @@ class SessionRecord(_Record):
     created_at: datetime
     status: SessionStatus = "active"
     container: ContainerRef | None = None
+    previous_container: ContainerRef | None = None
     report: dict[str, Any] | None = None
     archive_branch: str | None = None
     wip_commit: str | None = None
     message: str | None = None
     finished_at: datetime | None = None
+    last_request: dict[str, Any] | None = None
     pending: Literal["finish", "cancel"] | None = None
     pending_branch: str | None = None
 

@@ -2,7 +2,7 @@
 # scripts/engines.sh - provision the container engines para's tests use (`make engines`).
 #
 # What it does, each step skipped when already done (a second run is a fast no-op):
-#   1. installs docker.io podman busybox-static debootstrap (Debian/Ubuntu, as root);
+#   1. installs docker.io podman catatonit busybox-static debootstrap (Debian/Ubuntu, as root);
 #   2. starts dockerd in the background when `docker info` does not answer (no systemd needed);
 #   3. configures Podman through a drop-in file and starts its Docker-compatible API socket;
 #   4. builds two offline test images into both engines (no registry is ever contacted):
@@ -39,7 +39,8 @@ DEBIAN_TAG=localhost/para-test/debian:1
 # Bump the suffix when the debootstrap parameters change, so the cache is rebuilt.
 ROOTFS_TARBALL="$CACHE_DIR/debian-$DEBIAN_SUITE-minbase-v2.tar"
 
-PACKAGES=(docker.io podman busybox-static debootstrap)
+# catatonit: the init process Podman runs as PID 1 for --init (Init=true in the API).
+PACKAGES=(docker.io podman catatonit busybox-static debootstrap)
 
 if [ "$(id -u)" -eq 0 ]; then
     IS_ROOT=1

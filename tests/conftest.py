@@ -24,26 +24,30 @@ GIT_IDENTITY = {
 
 
 @pytest.fixture(autouse=True)
-def sandbox(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
-    """Own HOME, XDG dirs and git identity; no PARA_*/GIT_* from the caller; env unchanged after."""
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Own HOME, XDG dirs and git identity; no PARA_*/GIT_* from the caller.
+
+    Fails the test if it leaves the environment changed (changes through the
+    ``monkeypatch`` fixture are undone before this check).
+    """
+    original = _environ()
+    patch = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("home")
     for var in list(os.environ):
         if var.startswith(("PARA_", "GIT_")) and var != "PARA_TEST_REQUIRE_ENGINE":
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+            patch.delenv(var)
+    patch.setenv("HOME", str(home))
+    patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    patch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     for key, value in GIT_IDENTITY.items():
-        monkeypatch.setenv(key, value)
+        patch.setenv(key, value)
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    before = _environ()
     yield home
+    patch.undo()
     after = _environ()
-    leaked = (set(after) ^ set(before)) | {k for k in before if after.get(k) != before[k]}
+    leaked = (set(after) ^ set(original)) | {k for k in original if after.get(k) != original[k]}
     assert not leaked, f"test changed environment variables: {sorted(leaked)}"
 
 

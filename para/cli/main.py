@@ -39,10 +39,27 @@ def write_crash_log(ctx: click.Context, exc: BaseException) -> Path | None:
     return path
 
 
+def _print_warnings(ctx: click.Context) -> None:
+    """Print what the services noticed but did not fail on, whatever the outcome."""
+    app: App | None = ctx.obj
+    if app is None:
+        return
+    for owner in ("sessions", "docker"):
+        service = app.__dict__.get(owner)
+        for text in getattr(service, "warnings", []):
+            click.echo(f"warning: {text}", err=True)
+
+
 class ParaGroup(click.Group):
     """Turns unexpected exceptions into exit 3 with a saved traceback, Ctrl-C into 130."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return self._invoke(ctx)
+        finally:
+            _print_warnings(ctx)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -98,17 +115,26 @@ def cli(ctx: click.Context, directory: Path | None, backend: str | None) -> None
       para docker cleanup          remove containers whose session is gone
     """
     from para.app import App
+    from para.cli.render import pull_progress
 
     flags = {"docker.backend": backend} if backend else {}
     ctx.obj = App(cwd=directory, flags=flags)
+    ctx.obj.pull_reporter = pull_progress
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
 
 def _register() -> None:
-    from para.cli import config_cmd, sessions
+    from para.cli import channel_cmds, config_cmd, docker_cmds, sessions
 
-    for command in (*sessions.COMMANDS, config_cmd.config):
+    for command in (
+        *sessions.COMMANDS,
+        channel_cmds.report,
+        channel_cmds.watch,
+        channel_cmds.dispatch,
+        config_cmd.config,
+        docker_cmds.docker,
+    ):
         cli.add_command(command)
 
 

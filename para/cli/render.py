@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from para.docker.service import PullProgress
     from para.session import SessionView
     from para.state import BadRecord
 
@@ -148,3 +150,88 @@ def session_detail(view: SessionView) -> None:
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
+
+
+def container_table(rows: Sequence[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("SESSION", "CONTAINER", "STATE", "IMAGE", "PORTS", "NOTE"):
+        table.add_column(column)
+    for row in rows:
+        ports = ", ".join(f"{c}->{h}" for c, h in (row.get("ports") or {}).items()) or "-"
+        table.add_row(
+            row["session"],
+            row["name"],
+            container_cell(row),
+            row["image"],
+            ports,
+            "orphan (para docker cleanup)" if row.get("orphan") else "",
+        )
+    console().print(table)
+
+
+def container_detail(data: dict[str, Any]) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("container", f"{data['name']} ({data['id'][:12]})"),
+        ("backend", data["backend"]),
+        ("image", data["image"]),
+        ("state", container_cell(data)),
+    ]
+    if data.get("exit_code") not in (None, 0) and data.get("state") != "running":
+        rows.append(("exit code", data["exit_code"]))
+    if data.get("oom_killed"):
+        rows.append(("oom", "killed for running out of memory (raise --memory)"))
+    limits = data.get("limits") or {}
+    if limits:
+        memory = limits.get("memory")
+        rows.append(
+            (
+                "limits",
+                f"cpus {limits.get('cpus') or '-'}, memory "
+                f"{f'{memory // 2**20}m' if memory else '-'}, pids "
+                f"{limits.get('pids') or '-'}",
+            )
+        )
+    for container_port, host_port in (data.get("ports") or {}).items():
+        rows.append(("port", f"{container_port} -> localhost:{host_port}"))
+    if data.get("networks"):
+        rows.append(("networks", ", ".join(data["networks"])))
+    if data.get("error"):
+        rows.append(("error", data["error"]))
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key:<{width}}  {value}")
+
+
+@contextlib.contextmanager
+def pull_progress(image: str) -> Iterator[Callable[[PullProgress], None]]:
+    """A rich progress bar per layer on stderr while an image is pulled."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+    click.echo(f"pulling {image}", err=True)
+
+    def report(event: PullProgress) -> None:
+        if not event.layer:
+            return
+        if event.layer not in tasks:
+            tasks[event.layer] = progress.add_task(f"{event.layer[:12]} {event.status}", total=None)
+        task = tasks[event.layer]
+        progress.update(
+            task,
+            description=f"{event.layer[:12]} {event.status}",
+            completed=event.current or 0,
+            total=event.total or None,
+        )
+
+    with progress:
+        yield report

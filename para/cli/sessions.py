@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from para.cli import render
+from para.cli.options import any_container_option, build_options, container_options
 
 if TYPE_CHECKING:
     from para.app import App
@@ -35,19 +36,55 @@ def init(ctx: click.Context) -> None:
 @click.command()
 @click.argument("name", required=False)
 @click.option("--base", metavar="REF", help="Branch, tag or commit to start from (default: HEAD).")
+@click.option(
+    "--docker/--no-docker",
+    "docker",
+    default=None,
+    help="Give the session its own container (default: docker.enabled).",
+)
+@container_options
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
 @click.pass_context
-def start(ctx: click.Context, name: str | None, base: str | None, as_json: bool) -> None:
-    """Start a session: branch <prefix>/NAME and a worktree (a name is made up if omitted)."""
-    sessions = _app(ctx).sessions
-    record = sessions.start(name, base=base)
+def start(
+    ctx: click.Context,
+    /,
+    name: str | None,
+    base: str | None,
+    docker: bool | None,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Start a session: branch <prefix>/NAME and a worktree, optionally a container.
+
+    A name is made up when omitted. Any container option implies --docker.
+    """
+    app = _app(ctx)
+    options = build_options(kwargs)
+    explicit = docker is True or (docker is None and any_container_option(options))
+    wanted = explicit or (docker is None and app.config.docker.enabled)
+    sessions = app.sessions
+    record = sessions.start(
+        name,
+        base=base,
+        docker=options if wanted else None,
+        fallback=wanted and not explicit and app.config.docker.fallback == "host",
+    )
     if as_json:
         render.echo_json(sessions.view(record.name).to_json())
         return
     click.echo(f"started session {record.name}")
     click.echo(f"  branch    {record.branch} (from {record.base})")
     click.echo(f"  worktree  {record.worktree}")
-    click.echo(f"next: cd {record.worktree}")
+    if record.container is not None:
+        ref = record.container
+        click.echo(f"  container {ref.name} ({ref.backend}, {ref.image})")
+        for container_port, host_port in ref.ports.items():
+            click.echo(f"  port      {container_port} -> localhost:{host_port}")
+        click.echo(
+            f"next: para docker exec {record.name} -- CMD   or   para docker attach {record.name}"
+        )
+    else:
+        click.echo(f"next: cd {record.worktree}")
 
 
 @click.command(name="list")
@@ -75,7 +112,7 @@ def list_(ctx: click.Context, as_json: bool, archived: bool) -> None:
 def status(ctx: click.Context, name: str | None, as_json: bool) -> None:
     """Show one session in detail."""
     sessions = _app(ctx).sessions
-    view = sessions.view(sessions.resolve(name, command="status"))
+    view = sessions.view(sessions.resolve(name, command="status"), detailed=True)
     if as_json:
         render.echo_json(view.to_json())
     else:

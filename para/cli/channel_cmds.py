@@ -1,0 +1,127 @@
+"""Channel commands: report (host sessions), watch (carry out requests), dispatch."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from para.cli import render
+from para.cli.options import any_container_option, build_options, container_options
+
+if TYPE_CHECKING:
+    from para.app import App
+
+
+def _app(ctx: click.Context) -> App:
+    app: App = ctx.find_root().obj
+    return app
+
+
+def _progress(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    current, sep, total = value.partition("/")
+    if not sep or not current.isdigit() or not total.isdigit():
+        raise click.BadParameter("use CUR/TOTAL, e.g. 3/10", param_hint="--progress")
+    return int(current), int(total)
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--state", type=click.Choice(["working", "blocked", "done", "failed"]))
+@click.option("--task", metavar="T", help="What the session is doing.")
+@click.option("--phase", metavar="P", help="Step of the task, e.g. tests.")
+@click.option("--tests", type=click.Choice(["passed", "failed", "unknown"]))
+@click.option("--progress", metavar="CUR/TOTAL", help="Progress, e.g. 3/10.")
+@click.option("--message", metavar="M", help="Progress message.")
+@click.option("--blocked", metavar="REASON", help="Blocked, and why (sets state blocked).")
+@click.option("--json", "as_json", is_flag=True, help="Print the written status.")
+@click.pass_context
+def report(
+    ctx: click.Context, /, name: str | None, as_json: bool, progress: str | None, **fields: Any
+) -> None:
+    """Report a host session's status (what para-status does inside containers)."""
+    sessions = _app(ctx).sessions
+    status = sessions.report(
+        sessions.resolve(name, command="report"), progress=_progress(progress), **fields
+    )
+    if as_json:
+        render.echo_json(status)
+    else:
+        click.echo(f"reported: {render.report_cell(status)}")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Carry out pending requests once and exit.")
+@click.option(
+    "--interval", type=float, default=1.0, show_default=True, help="Seconds between checks."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print outcomes as JSON lines.")
+@click.pass_context
+def watch(ctx: click.Context, once: bool, interval: float, as_json: bool) -> None:
+    """Carry out finish/cancel requests sessions made (para-finish, para-cancel)."""
+    from para.watch import Watcher
+
+    watcher = Watcher(_app(ctx).sessions)
+    if not once:
+        click.echo("watching for session requests (Ctrl-C to stop)", err=True)
+    while True:
+        for outcome in watcher.run_once():
+            if as_json:
+                render.echo_json(outcome.to_json())
+            else:
+                mark = "ok" if outcome.ok else "failed"
+                click.echo(f"[{mark}] {outcome.session} {outcome.kind}: {outcome.message}")
+        if once:
+            return
+        time.sleep(interval)
+
+
+@click.command()
+@click.argument("name")
+@click.argument("prompt")
+@click.option(
+    "--agent",
+    metavar="CMD",
+    help="Agent command line (default: agent.command); "
+    "{prompt} is replaced by the prompt, or it is appended.",
+)
+@click.option(
+    "--docker/--no-docker",
+    "docker",
+    default=None,
+    help="Run the agent in a container (default: docker.enabled).",
+)
+@container_options
+@click.option("--json", "as_json", is_flag=True, help="Print session and job as JSON.")
+@click.pass_context
+def dispatch(
+    ctx: click.Context,
+    /,
+    name: str,
+    prompt: str,
+    agent: str | None,
+    docker: bool | None,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Start a session and run an agent in it with PROMPT, detached."""
+    app = _app(ctx)
+    options = build_options(kwargs)
+    wanted = docker is True or (
+        docker is None and (any_container_option(options) or app.config.docker.enabled)
+    )
+    record, job = app.sessions.dispatch(
+        name,
+        prompt,
+        agent=shlex.split(agent) if agent else None,
+        docker=options if wanted else None,
+    )
+    if as_json:
+        render.echo_json({"session": app.sessions.view(record.name).to_json(), "job": job.id})
+        return
+    click.echo(f"dispatched to session {record.name} as job {job.id}")
+    click.echo(f"  follow: para docker jobs {record.name} {job.id} --wait")

@@ -1,0 +1,223 @@
+"""``para docker ...``: the containers of sessions."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from para.cli import render
+from para.cli.options import build_options, container_options
+from para.errors import ContainerNotFound
+
+if TYPE_CHECKING:
+    from para.app import App
+
+
+def _app(ctx: click.Context) -> App:
+    app: App = ctx.find_root().obj
+    return app
+
+
+class CommandAfterDashes(click.Command):
+    """Everything after ``--`` is the command to run, untouched by option parsing."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta["para.argv"] = args[cut + 1 :]
+            args = args[:cut]
+        else:
+            ctx.meta["para.argv"] = None
+        return super().parse_args(ctx, args)
+
+
+@click.group()
+def docker() -> None:
+    """Containers of sessions: start, stop, exec, attach, logs, list, status, cleanup."""
+
+
+@docker.command()
+@click.argument("name", required=False)
+@click.option("--recreate", is_flag=True, help="Replace the container with a new one.")
+@container_options
+@click.pass_context
+def start(ctx: click.Context, /, name: str | None, recreate: bool, **kwargs: Any) -> None:
+    """Give a session a container, or restart its stopped one."""
+    app = _app(ctx)
+    record = app.store.read(app.sessions.resolve(name, command="docker start"))
+    record = app.docker.ensure_container(record, build_options(kwargs), recreate=recreate)
+    assert record.container is not None
+    click.echo(f"container {record.container.name} of session {record.name} is running")
+
+
+@docker.command()
+@click.argument("name", required=False)
+@click.pass_context
+def stop(ctx: click.Context, name: str | None) -> None:
+    """Stop a session's container (para docker start brings it back)."""
+    app = _app(ctx)
+    record = app.store.read(app.sessions.resolve(name, command="docker stop"))
+    app.docker.stop(record)
+    click.echo(f"stopped the container of session {record.name}")
+
+
+@docker.command(cls=CommandAfterDashes, context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "--all",
+    "all_",
+    is_flag=True,
+    help="Run in every session with a running "
+    "container, in parallel; output prefixed by session; exit code = worst.",
+)
+@click.option(
+    "--detach",
+    "-d",
+    is_flag=True,
+    help="Queue the command in the session and print its job id (see: para docker jobs).",
+)
+@click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="Set a variable.")
+@click.option("-w", "--workdir", metavar="DIR", help="Working directory in the container.")
+@click.pass_context
+def exec(
+    ctx: click.Context,
+    words: tuple[str, ...],
+    all_: bool,
+    detach: bool,
+    env: tuple[str, ...],
+    workdir: str | None,
+) -> None:
+    """Run a command in a session's container: para docker exec [NAME] -- CMD...
+
+    Output streams as it comes and para exits with the command's exit code. With a
+    terminal a TTY is allocated; piped stdin is passed through. Without --, all words
+    are the command and the session comes from the current directory. --detach queues
+    it in the session's runner and prints the job id.
+    """
+    argv: list[str] | None = ctx.meta.get("para.argv")
+    if argv is None:
+        name, argv = None, list(words)
+    else:
+        if len(words) > 1:
+            raise click.UsageError("give at most one session NAME before --")
+        name = words[0] if words else None
+    if not argv:
+        raise click.UsageError("no command given: para docker exec [NAME] -- CMD...")
+    from para.cli.exec_cmd import run_exec
+
+    ctx.exit(
+        run_exec(_app(ctx), name, argv, all_=all_, detach=detach, env=list(env), workdir=workdir)
+    )
+
+
+@docker.command()
+@click.argument("name", required=False)
+@click.argument("job_id", metavar="[ID]", required=False)
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait for the job (ID, or all) to end; print its log; exit with its exit code.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print jobs as JSON.")
+@click.pass_context
+def jobs(
+    ctx: click.Context, name: str | None, job_id: str | None, wait: bool, as_json: bool
+) -> None:
+    """Commands queued in a session (para docker exec --detach): pending, running, done."""
+    from para.cli.exec_cmd import show_jobs
+
+    ctx.exit(show_jobs(_app(ctx), name, job_id, wait=wait, as_json=as_json))
+
+
+@docker.command()
+@click.argument("name", required=False)
+@click.pass_context
+def attach(ctx: click.Context, name: str | None) -> None:
+    """Open an interactive shell in a session's container."""
+    app = _app(ctx)
+    record = app.store.read(app.sessions.resolve(name, command="docker attach"))
+    shell = [
+        "/bin/sh",
+        "-c",
+        "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi",
+    ]
+    stdin, stdout, stderr = sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer
+    ctx.exit(
+        app.docker.exec(
+            record,
+            shell,
+            tty=stdin.isatty(),
+            interactive=True,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    )
+
+
+@docker.command()
+@click.argument("name", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new output.")
+@click.option("--tail", type=int, metavar="N", help="Only the last N lines.")
+@click.pass_context
+def logs(ctx: click.Context, name: str | None, follow: bool, tail: int | None) -> None:
+    """Print a session container's output."""
+    app = _app(ctx)
+    record = app.store.read(app.sessions.resolve(name, command="docker logs"))
+    out = sys.stdout.buffer
+    for chunk in app.docker.logs(record, follow=follow, tail=tail):
+        out.write(chunk)
+        out.flush()
+
+
+@docker.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> None:
+    """This repository's para containers (one engine call), orphans included."""
+    rows = _app(ctx).docker.containers()
+    if as_json:
+        render.echo_json(rows)
+    elif rows:
+        render.container_table(rows)
+    else:
+        click.echo("no para containers for this repository")
+
+
+@docker.command()
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def status(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """A session's container in detail: state, health, OOM kills, limits, ports."""
+    app = _app(ctx)
+    view = app.sessions.view(app.sessions.resolve(name, command="docker status"), detailed=True)
+    data = view.to_json()["container"]
+    if data is None:
+        raise ContainerNotFound(name=view.name)
+    if as_json:
+        render.echo_json(data)
+    else:
+        render.container_detail(data)
+
+
+@docker.command()
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.option(
+    "--all-repos", is_flag=True, help="Also containers of repositories that no longer exist."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the actions as JSON.")
+@click.pass_context
+def cleanup(ctx: click.Context, dry_run: bool, all_repos: bool, as_json: bool) -> None:
+    """Remove para containers whose session is gone (never unlabelled containers)."""
+    actions = _app(ctx).docker.cleanup(dry_run=dry_run, all_repos=all_repos)
+    if as_json:
+        render.echo_json(actions)
+        return
+    if not actions:
+        click.echo("nothing to clean up")
+    for action in actions:
+        mark = "removed" if action["done"] else "would remove"
+        click.echo(f"[{mark}] {action['kind']} {action['name']}: {action['reason']}")

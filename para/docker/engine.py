@@ -1,0 +1,738 @@
+"""DockerEngineService: the Docker Engine API, for Docker and (subclassed) Podman.
+
+Requests go through a transport: on a unix socket, para's small stdlib client (no SDK
+import on the hot paths); on anything else (TCP with TLS, ssh, docker contexts with TLS),
+the docker SDK's APIClient, built with ``docker.from_env()`` for DOCKER_HOST. Image pulls
+always use the SDK for its streaming progress. Every engine failure leaves this module as
+a ParaError (EngineUnavailable, ImageNotFound, ContainerError...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, BinaryIO, Protocol
+
+from para.docker.api import APIError, ConnectionFailed, Response, UnixAPI, quote_path, stream_body
+from para.docker.endpoint import Endpoint
+from para.docker.service import (
+    Backend,
+    ContainerInfo,
+    ContainerSpec,
+    EngineInfo,
+    ImageInfo,
+    NetworkInfo,
+    PullProgress,
+)
+from para.errors import (
+    ContainerError,
+    EngineUnavailable,
+    ImageNotFound,
+    ParaError,
+    PortInUse,
+)
+
+_NS = 1_000_000_000
+
+
+class Transport(Protocol):
+    url: str
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Response: ...
+
+    def hijack(self, path: str, body: Any) -> tuple[socket.socket, bytes]: ...
+
+    def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]: ...
+
+
+class UnixTransport:
+    def __init__(self, endpoint: Endpoint):
+        assert endpoint.socket_path is not None
+        self.url = endpoint.url
+        self.api = UnixAPI(endpoint.socket_path)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Response:
+        return self.api.request(method, path, params=params, body=body, timeout=timeout)
+
+    def hijack(self, path: str, body: Any) -> tuple[socket.socket, bytes]:
+        return self.api.hijack(path, body)
+
+    def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]:
+        return stream_body(self.api, path, params)
+
+
+class SdkTransport:
+    """The same requests through the docker SDK (TLS, ssh, contexts)."""
+
+    def __init__(self, endpoint: Endpoint, env: Mapping[str, str]):
+        self.url = endpoint.url
+        self.endpoint = endpoint
+        self.env = env
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = sdk_client(self.endpoint, self.env)
+        return self._client
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        import requests
+
+        try:
+            return self.client.request(method, self.client._url(path), **kwargs)
+        except requests.exceptions.ConnectionError as exc:
+            raise ConnectionFailed(str(exc)) from exc
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Response:
+        res = self._send(method, path, params=params, json=body, timeout=timeout)
+        response = Response(res.status_code, dict(res.headers), res.content)
+        if res.status_code >= 400:
+            try:
+                message = str(res.json().get("message"))
+            except ValueError:
+                message = res.text
+            raise APIError(res.status_code, message)
+        return response
+
+    def hijack(self, path: str, body: Any) -> tuple[socket.socket, bytes]:
+        res = self._send(
+            "POST",
+            path,
+            json=body,
+            stream=True,
+            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+        )
+        if res.status_code >= 400:
+            raise APIError(res.status_code, res.text)
+        sock = self.client._get_raw_response_socket(res)
+        return getattr(sock, "_sock", sock), b""
+
+    def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]:
+        res = self._send("GET", path, params=params, stream=True)
+        if res.status_code >= 400:
+            raise APIError(res.status_code, res.text)
+        yield from res.iter_content(chunk_size=None)
+
+
+def sdk_client(endpoint: Endpoint, env: Mapping[str, str]) -> Any:
+    """A docker SDK APIClient for ``endpoint``; DOCKER_HOST goes through docker.from_env()."""
+    import docker
+
+    try:
+        if endpoint.source == "DOCKER_HOST":
+            return docker.from_env(version="auto", environment=dict(env)).api
+        if endpoint.context:
+            from docker.context import ContextAPI
+
+            ctx = ContextAPI.get_context(endpoint.context)
+            return docker.APIClient(base_url=ctx.Host, tls=ctx.TLSConfig, version="auto")
+        return docker.APIClient(base_url=endpoint.url, version="auto")
+    except docker.errors.DockerException as exc:
+        raise EngineUnavailable(backend="Docker", endpoint=endpoint.url, reason=str(exc)) from exc
+
+
+def make_transport(endpoint: Endpoint, env: Mapping[str, str]) -> Transport:
+    if endpoint.socket_path is not None:
+        return UnixTransport(endpoint)
+    return SdkTransport(endpoint, env)
+
+
+def ping(endpoint: Endpoint, env: Mapping[str, str], timeout: float = 5.0) -> EngineInfo:
+    """Ask the endpoint what it is; ConnectionFailed/APIError when it does not answer."""
+    transport = make_transport(endpoint, env)
+    res = transport.request("GET", "/_ping", timeout=timeout)
+    backend: Backend = (
+        "podman" if "libpod-api-version" in {k.lower() for k in res.headers} else "docker"
+    )
+    version = res.headers.get("api-version") or res.headers.get("Api-Version") or "?"
+    return EngineInfo(backend=backend, endpoint=endpoint.url, version=version)
+
+
+def _port_key(port: int) -> str:
+    return f"{port}/tcp"
+
+
+def _health_from_status(status: str) -> str | None:
+    for word in ("unhealthy", "healthy", "starting"):
+        if f"({word})" in status or f"health: {word}" in status:
+            return word
+    return None
+
+
+class DockerEngineService:
+    """DockerService over the Docker Engine API (Docker, or Podman's compatible API)."""
+
+    backend: Backend = "docker"
+
+    def __init__(self, endpoint: Endpoint, info: EngineInfo, env: Mapping[str, str]):
+        self.endpoint = endpoint
+        self.info = info
+        self.env = env
+        self.transport = make_transport(endpoint, env)
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def _unavailable(self, exc: BaseException) -> EngineUnavailable:
+        return EngineUnavailable(
+            backend=self.backend.capitalize(), endpoint=self.endpoint.url, reason=str(exc)
+        )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Response:
+        try:
+            return self.transport.request(method, path, params=params, body=body, timeout=timeout)
+        except ConnectionFailed as exc:
+            raise self._unavailable(exc) from exc
+
+    # -- engine -----------------------------------------------------------------------------
+
+    def ping(self) -> EngineInfo:
+        try:
+            self._call("GET", "/_ping", timeout=5)
+        except APIError as exc:
+            raise self._unavailable(exc) from exc
+        return self.info
+
+    # -- images -----------------------------------------------------------------------------
+
+    def image(self, ref: str) -> ImageInfo | None:
+        try:
+            data = self._call("GET", f"/images/{quote_path(ref)}/json").json()
+        except APIError as exc:
+            if exc.status == 404:
+                return None
+            raise ImageNotFound(image=ref, reason=exc.message) from exc
+        return ImageInfo(id=data["Id"], env=list((data.get("Config") or {}).get("Env") or []))
+
+    def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> ImageInfo:
+        import docker
+        from docker.utils import parse_repository_tag
+
+        repository, tag = parse_repository_tag(ref)
+        try:
+            client = sdk_client(self.endpoint, self.env)
+            for event in client.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                if "error" in event:
+                    raise ImageNotFound(image=ref, reason=str(event["error"]).strip())
+                detail = event.get("progressDetail") or {}
+                progress(
+                    PullProgress(
+                        layer=str(event.get("id") or ""),
+                        status=str(event.get("status") or ""),
+                        current=detail.get("current"),
+                        total=detail.get("total"),
+                    )
+                )
+        except docker.errors.APIError as exc:
+            raise ImageNotFound(image=ref, reason=str(exc.explanation or exc)) from exc
+        except docker.errors.DockerException as exc:
+            raise self._unavailable(exc) from exc
+        found = self.image(ref)
+        if found is None:
+            raise ImageNotFound(image=ref, reason="the pull finished but the image is missing")
+        return found
+
+    # -- containers -------------------------------------------------------------------------
+
+    def _host_config(self, spec: ContainerSpec) -> dict[str, Any]:
+        host: dict[str, Any] = {
+            "Init": spec.init,
+            "Mounts": [
+                {"Type": "bind", "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
+                for m in spec.mounts
+            ],
+            "NetworkMode": spec.network,
+        }
+        if spec.nano_cpus:
+            host["NanoCpus"] = spec.nano_cpus
+        if spec.memory:
+            host["Memory"] = spec.memory
+            host["MemorySwap"] = spec.memory
+        if spec.pids_limit:
+            host["PidsLimit"] = spec.pids_limit
+        if spec.ports:
+            host["PortBindings"] = {
+                _port_key(c): [{"HostIp": "", "HostPort": str(h)}] for c, h in spec.ports.items()
+            }
+        if spec.extra_hosts:
+            host["ExtraHosts"] = [f"{k}:{v}" for k, v in spec.extra_hosts.items()]
+        return host
+
+    def _create_body(self, spec: ContainerSpec) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "Image": spec.image,
+            "Cmd": spec.command,
+            "Entrypoint": [],
+            "Env": [f"{k}={v}" for k, v in spec.env.items()],
+            "Labels": spec.labels,
+            "WorkingDir": spec.workdir,
+            "StopTimeout": spec.stop_timeout,
+            "HostConfig": self._host_config(spec),
+        }
+        if spec.user:
+            body["User"] = spec.user
+        if spec.hostname:
+            body["Hostname"] = spec.hostname
+        if spec.ports:
+            body["ExposedPorts"] = {_port_key(c): {} for c in spec.ports}
+        if spec.healthcheck is not None:
+            hc = spec.healthcheck
+            body["Healthcheck"] = {
+                "Test": ["CMD", *hc.command],
+                "Interval": int(hc.interval * _NS),
+                "Timeout": int(hc.timeout * _NS),
+                "Retries": hc.retries,
+            }
+        return body
+
+    def create(self, spec: ContainerSpec) -> str:
+        try:
+            res = self._call(
+                "POST",
+                "/containers/create",
+                params={"name": spec.name},
+                body=self._create_body(spec),
+            )
+        except APIError as exc:
+            if exc.status == 404 and "image" in exc.message.lower():
+                raise ImageNotFound(image=spec.image, reason=exc.message) from exc
+            if exc.status == 409:
+                raise ContainerError(
+                    problem=f"a container named {spec.name} already exists",
+                    hint="remove it with: para docker cleanup (or docker rm -f NAME)",
+                ) from exc
+            raise ContainerError(problem=f"cannot create the container: {exc.message}") from exc
+        return str(res.json()["Id"])
+
+    def start(self, container_id: str) -> None:
+        try:
+            self._call("POST", f"/containers/{quote_path(container_id)}/start")
+        except APIError as exc:
+            raise self._start_error(exc) from exc
+
+    def _start_error(self, exc: APIError) -> ParaError:
+        text = exc.message
+        lowered = text.lower()
+        if "address already in use" in lowered or "port is already allocated" in lowered:
+            port = _port_from_message(text)
+            return PortInUse(
+                port=port or "?",
+                container_port="PORT",
+                hint="pick another host port, or let para choose one",
+            )
+        if "no such file or directory" in lowered and "/bin/sh" in lowered:
+            return ContainerError(
+                problem="the image has no /bin/sh; para runs its keep-alive and helpers with "
+                "a POSIX shell",
+                hint="use an image with /bin/sh (busybox, alpine, debian...)",
+            )
+        if "catatonit" in lowered or "container-init" in lowered:
+            return ContainerError(
+                problem=f"the engine cannot run its init process: {text}",
+                hint="install catatonit (Podman's init), or set docker.init to false",
+            )
+        return ContainerError(problem=f"the container did not start: {text}")
+
+    def stop(self, container_id: str, timeout: int) -> None:
+        try:
+            self._call(
+                "POST",
+                f"/containers/{quote_path(container_id)}/stop",
+                params={"t": timeout},
+                timeout=timeout + 30,
+            )
+        except APIError as exc:
+            if exc.status in (304, 404):
+                return
+            raise ContainerError(problem=f"cannot stop container: {exc.message}") from exc
+
+    def remove(self, container_id: str) -> None:
+        try:
+            self._call(
+                "DELETE",
+                f"/containers/{quote_path(container_id)}",
+                params={"force": "1", "v": "1"},
+                timeout=60,
+            )
+        except APIError as exc:
+            if exc.status == 404:
+                return
+            if exc.status == 409 and "in progress" in exc.message:
+                return
+            raise ContainerError(problem=f"cannot remove container: {exc.message}") from exc
+
+    def inspect(self, container_id: str) -> ContainerInfo | None:
+        try:
+            data = self._call("GET", f"/containers/{quote_path(container_id)}/json").json()
+        except APIError as exc:
+            if exc.status == 404:
+                return None
+            raise ContainerError(problem=f"cannot inspect container: {exc.message}") from exc
+        state = data.get("State") or {}
+        config = data.get("Config") or {}
+        host = data.get("HostConfig") or {}
+        network = data.get("NetworkSettings") or {}
+        ports: dict[str, int] = {}
+        for key, bindings in (network.get("Ports") or {}).items():
+            for binding in bindings or []:
+                if binding.get("HostPort"):
+                    ports[key.split("/")[0]] = int(binding["HostPort"])
+                    break
+        return ContainerInfo(
+            id=data["Id"],
+            name=str(data.get("Name", "")).lstrip("/"),
+            image=str(config.get("Image", "")),
+            state=str(state.get("Status", "unknown")),
+            labels=dict(config.get("Labels") or {}),
+            health=((state.get("Health") or {}).get("Status") or None),
+            exit_code=state.get("ExitCode"),
+            oom_killed=bool(state.get("OOMKilled")),
+            error=state.get("Error") or None,
+            created=data.get("Created"),
+            finished_at=state.get("FinishedAt"),
+            ports=ports,
+            networks=sorted((network.get("Networks") or {}).keys()),
+            memory=host.get("Memory") or None,
+            nano_cpus=host.get("NanoCpus") or None,
+            pids_limit=host.get("PidsLimit") or None,
+        )
+
+    def list_containers(self, labels: dict[str, str], *, all: bool = True) -> list[ContainerInfo]:
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        try:
+            data = self._call(
+                "GET",
+                "/containers/json",
+                params={"all": "1" if all else "0", "filters": json.dumps(filters)},
+            ).json()
+        except APIError as exc:
+            raise ContainerError(problem=f"cannot list containers: {exc.message}") from exc
+        out = []
+        for item in data or []:
+            item_labels = dict(item.get("Labels") or {})
+            if any(item_labels.get(k) != v for k, v in labels.items()):
+                continue  # an engine that ignored the filter must not make us act on others
+            ports = {
+                str(p["PrivatePort"]): int(p["PublicPort"])
+                for p in item.get("Ports") or []
+                if p.get("PublicPort")
+            }
+            names = item.get("Names") or [""]
+            status = str(item.get("Status") or "")
+            out.append(
+                ContainerInfo(
+                    id=item["Id"],
+                    name=names[0].lstrip("/"),
+                    image=str(item.get("Image", "")),
+                    state=str(item.get("State") or "unknown").lower(),
+                    labels=item_labels,
+                    health=_health_from_status(status),
+                    created=str(item.get("Created", "")),
+                    ports=ports,
+                )
+            )
+        return out
+
+    # -- exec -------------------------------------------------------------------------------
+
+    def exec(
+        self,
+        container_id: str,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+        tty: bool = False,
+        stdin: BinaryIO | None = None,
+        stdout: BinaryIO,
+        stderr: BinaryIO,
+    ) -> int:
+        config: dict[str, Any] = {
+            "AttachStdin": stdin is not None,
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Tty": tty,
+            "Cmd": argv,
+        }
+        if env:
+            config["Env"] = [f"{k}={v}" for k, v in env.items()]
+        if workdir:
+            config["WorkingDir"] = workdir
+        if user:
+            config["User"] = user
+        try:
+            exec_id = self._call(
+                "POST", f"/containers/{quote_path(container_id)}/exec", body=config
+            ).json()["Id"]
+            sock, rest = self.transport.hijack(
+                f"/exec/{exec_id}/start", {"Detach": False, "Tty": tty}
+            )
+        except ConnectionFailed as exc:
+            raise self._unavailable(exc) from exc
+        except APIError as exc:
+            if exc.status == 404:
+                raise ContainerError(
+                    problem=f"container {container_id[:12]} does not exist",
+                    hint="recreate it with: para docker start",
+                ) from exc
+            # Docker answers 409; Podman 500 with "container state improper".
+            if (
+                exc.status == 409
+                or "state improper" in exc.message
+                or ("not running" in exc.message)
+            ):
+                raise ContainerError(
+                    problem=f"container {container_id[:12]} is not running",
+                    hint="start it with: para docker start",
+                ) from exc
+            raise ContainerError(problem=f"exec failed: {exc.message}") from exc
+        with contextlib.closing(sock):
+            if tty:
+                _pump_tty(self, exec_id, sock, rest, stdin, stdout)
+            else:
+                _pump_multiplexed(sock, rest, stdin, stdout, stderr)
+        data = self._call("GET", f"/exec/{exec_id}/json").json()
+        code = data.get("ExitCode")
+        return int(code) if code is not None else 1
+
+    def resize_exec(self, exec_id: str, rows: int, cols: int) -> None:
+        with contextlib.suppress(APIError, ConnectionFailed):
+            self.transport.request("POST", f"/exec/{exec_id}/resize", params={"h": rows, "w": cols})
+
+    def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:
+        params = {
+            "stdout": "1",
+            "stderr": "1",
+            "follow": "1" if follow else "0",
+            "tail": str(tail) if tail is not None else "all",
+        }
+        try:
+            chunks = self.transport.stream(f"/containers/{quote_path(container_id)}/logs", params)
+            yield from demultiplex(chunks)
+        except ConnectionFailed as exc:
+            raise self._unavailable(exc) from exc
+        except APIError as exc:
+            raise ContainerError(problem=f"cannot read logs: {exc.message}") from exc
+
+    # -- networks ---------------------------------------------------------------------------
+
+    def create_network(self, name: str, labels: dict[str, str]) -> None:
+        try:
+            self._call(
+                "POST",
+                "/networks/create",
+                body={"Name": name, "Labels": labels, "CheckDuplicate": True},
+            )
+        except APIError as exc:
+            if exc.status == 409 or "already exists" in exc.message:
+                return
+            raise ContainerError(problem=f"cannot create network {name}: {exc.message}") from exc
+
+    def remove_network(self, name: str) -> None:
+        try:
+            self._call("DELETE", f"/networks/{quote_path(name)}")
+        except APIError as exc:
+            if exc.status == 404:
+                return
+            raise ContainerError(problem=f"cannot remove network {name}: {exc.message}") from exc
+
+    def networks(self, labels: dict[str, str]) -> list[NetworkInfo]:
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        try:
+            data = self._call("GET", "/networks", params={"filters": json.dumps(filters)}).json()
+        except APIError as exc:
+            raise ContainerError(problem=f"cannot list networks: {exc.message}") from exc
+        out = []
+        for item in data or []:
+            item_labels = dict(item.get("Labels") or {})
+            if any(item_labels.get(k) != v for k, v in labels.items()):
+                continue
+            try:
+                detail = self._call("GET", f"/networks/{quote_path(item['Name'])}").json()
+            except APIError:
+                continue
+            out.append(
+                NetworkInfo(
+                    id=str(item.get("Id", "")),
+                    name=item["Name"],
+                    labels=item_labels,
+                    containers=len(detail.get("Containers") or {}),
+                )
+            )
+        return out
+
+
+def _port_from_message(text: str) -> int | None:
+    import re
+
+    match = re.search(r":(\d{2,5})\b", text.rsplit("bind", maxsplit=1)[-1]) or re.search(
+        r"(\d{2,5})", text
+    )
+    return int(match.group(1)) if match else None
+
+
+# -- stream plumbing -------------------------------------------------------------------------
+
+
+def demultiplex(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Strip the 8-byte frame headers of a non-TTY stream; raw streams pass through."""
+    buf = bytearray()
+    framed: bool | None = None
+    for chunk in chunks:
+        buf.extend(chunk)
+        if framed is None and len(buf) >= 8:
+            framed = buf[0] in (0, 1, 2) and buf[1:4] == b"\x00\x00\x00"
+        if framed is False:
+            yield bytes(buf)
+            buf.clear()
+            continue
+        while len(buf) >= 8:
+            size = struct.unpack(">I", bytes(buf[4:8]))[0]
+            if len(buf) < 8 + size:
+                break
+            yield bytes(buf[8 : 8 + size])
+            del buf[: 8 + size]
+    if buf:
+        yield bytes(buf)
+
+
+def _write(stream: BinaryIO, data: bytes) -> None:
+    stream.write(data)
+    stream.flush()
+
+
+def _feed_stdin(sock: socket.socket, stdin: BinaryIO) -> None:
+    """Copy stdin into the exec, then half-close so the command sees end of input."""
+    try:
+        fd = stdin.fileno()
+    except (OSError, ValueError, AttributeError):
+        fd = -1
+    try:
+        while True:
+            data = os.read(fd, 65536) if fd >= 0 else stdin.read(65536)
+            if not data:
+                break
+            sock.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+
+
+def _pump_multiplexed(
+    sock: socket.socket, rest: bytes, stdin: BinaryIO | None, stdout: BinaryIO, stderr: BinaryIO
+) -> None:
+    if stdin is not None:
+        threading.Thread(target=_feed_stdin, args=(sock, stdin), daemon=True).start()
+    buf = bytearray(rest)
+    while True:
+        while len(buf) >= 8:
+            kind = buf[0]
+            size = struct.unpack(">I", bytes(buf[4:8]))[0]
+            if len(buf) < 8 + size:
+                break
+            payload = bytes(buf[8 : 8 + size])
+            del buf[: 8 + size]
+            _write(stderr if kind == 2 else stdout, payload)
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf.extend(chunk)
+
+
+def _pump_tty(
+    service: DockerEngineService,
+    exec_id: str,
+    sock: socket.socket,
+    rest: bytes,
+    stdin: BinaryIO | None,
+    stdout: BinaryIO,
+) -> None:
+    """Interactive session: local terminal in raw mode, resize forwarded."""
+    if rest:
+        _write(stdout, rest)
+    in_fd = stdin.fileno() if stdin is not None else -1
+    restore: Callable[[], None] = lambda: None  # noqa: E731
+    if in_fd >= 0 and os.isatty(in_fd):
+        import signal
+        import termios
+        import tty as ttymod
+
+        saved = termios.tcgetattr(in_fd)
+        ttymod.setraw(in_fd)
+
+        def resize(*_args: object) -> None:
+            size = os.get_terminal_size(in_fd)
+            service.resize_exec(exec_id, size.lines, size.columns)
+
+        resize()
+        previous = signal.signal(signal.SIGWINCH, resize)
+
+        def restore() -> None:
+            termios.tcsetattr(in_fd, termios.TCSADRAIN, saved)
+            signal.signal(signal.SIGWINCH, previous)
+
+    try:
+        watch = [sock] + ([in_fd] if in_fd >= 0 else [])
+        while True:
+            ready, _, _ = select.select(watch, [], [])
+            if sock in ready:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                _write(stdout, chunk)
+            if in_fd in ready:
+                data = os.read(in_fd, 65536)
+                if not data:
+                    watch.remove(in_fd)
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_WR)
+                else:
+                    sock.sendall(data)
+    finally:
+        restore()
+
+
+def binary_stdio() -> tuple[BinaryIO, BinaryIO, BinaryIO]:
+    return sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer

@@ -1,0 +1,28 @@
+"""The dev.para.* labels: the truth about which containers and networks are para's."""
+
+from __future__ import annotations
+
+PREFIX = "dev.para"
+MANAGED = f"{PREFIX}.managed"
+REPO = f"{PREFIX}.repo"
+REPO_ID = f"{PREFIX}.repo-id"
+SESSION = f"{PREFIX}.session"
+VERSION = f"{PREFIX}.version"
+CONFIG_HASH = f"{PREFIX}.config-hash"
+WORKTREE = f"{PREFIX}.worktree"
+
+
+def repo_filter(repo_id: str | None) -> dict[str, str]:
+    """Label filter for para's objects of one repository (all repositories: None)."""
+    labels = {MANAGED: "true"}
+    if repo_id is not None:
+        labels[REPO_ID] = repo_id
+    return labels
+
+
+def container_name(repo_id: str, session: str) -> str:
+    return f"para-{repo_id}-{session}"
+
+
+def network_name(repo_id: str) -> str:
+    return f"para-{repo_id}"

@@ -1,0 +1,159 @@
+"""The DockerService Protocol and the values it takes and returns.
+
+DockerManager talks to an engine only through this Protocol: DockerEngineService (Docker),
+PodmanService (Podman's Docker-compatible API) and the tests' FakeDockerService implement
+it. Values are plain dataclasses so nothing above the adapters sees an SDK object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Literal, Protocol
+
+Backend = Literal["docker", "podman"]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    backend: Backend
+    endpoint: str
+    version: str
+    rootless: bool = False
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class HealthSpec:
+    command: list[str]
+    interval: float
+    timeout: float
+    retries: int
+
+
+@dataclass
+class ContainerSpec:
+    """Everything needed to create a session's container."""
+
+    name: str
+    image: str
+    command: list[str]
+    labels: dict[str, str]
+    env: dict[str, str]
+    mounts: list[Mount]
+    workdir: str
+    user: str | None = None
+    hostname: str | None = None
+    init: bool = True
+    nano_cpus: int | None = None
+    memory: int | None = None
+    pids_limit: int | None = None
+    network: str = "bridge"
+    ports: dict[int, int] = field(default_factory=dict)  # container port -> host port
+    extra_hosts: dict[str, str] = field(default_factory=dict)
+    healthcheck: HealthSpec | None = None
+    stop_timeout: int = 5
+
+
+@dataclass
+class ContainerInfo:
+    """What the engine says about a container right now."""
+
+    id: str
+    name: str
+    image: str
+    state: str  # created | running | paused | restarting | exited | dead | removing
+    labels: dict[str, str] = field(default_factory=dict)
+    health: str | None = None
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str | None = None
+    created: str | None = None
+    finished_at: str | None = None
+    ports: dict[str, int] = field(default_factory=dict)  # "8000" -> host port
+    networks: list[str] = field(default_factory=list)
+    memory: int | None = None
+    nano_cpus: int | None = None
+    pids_limit: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    id: str
+    name: str
+    labels: dict[str, str]
+    containers: int
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    env: list[str]
+
+
+@dataclass
+class PullProgress:
+    """One layer's progress during a pull."""
+
+    layer: str
+    status: str
+    current: int | None = None
+    total: int | None = None
+
+
+class DockerService(Protocol):
+    """One container engine. Every method raises ParaError subclasses only."""
+
+    info: EngineInfo
+
+    def ping(self) -> EngineInfo: ...
+
+    def image(self, ref: str) -> ImageInfo | None: ...
+
+    def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> ImageInfo: ...
+
+    def create(self, spec: ContainerSpec) -> str: ...
+
+    def start(self, container_id: str) -> None: ...
+
+    def stop(self, container_id: str, timeout: int) -> None: ...
+
+    def remove(self, container_id: str) -> None: ...
+
+    def inspect(self, container_id: str) -> ContainerInfo | None: ...
+
+    def list_containers(
+        self, labels: dict[str, str], *, all: bool = True
+    ) -> list[ContainerInfo]: ...
+
+    def exec(
+        self,
+        container_id: str,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+        tty: bool = False,
+        stdin: BinaryIO | None = None,
+        stdout: BinaryIO,
+        stderr: BinaryIO,
+    ) -> int: ...
+
+    def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]: ...
+
+    def create_network(self, name: str, labels: dict[str, str]) -> None: ...
+
+    def remove_network(self, name: str) -> None: ...
+
+    def networks(self, labels: dict[str, str]) -> list[NetworkInfo]: ...

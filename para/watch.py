@@ -1,0 +1,99 @@
+"""Carrying out what sessions ask for: finish and cancel requests from their channels.
+
+``para watch`` and the monitor call ``Watcher.run_once``. A request is claimed by an
+atomic rename before anything is done, so two watchers at once carry it out once; its
+outcome goes into the session record (``last_request``) and
+``.para/state/logs/requests.jsonl``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from para.errors import ParaError
+from para.state import utcnow
+
+if TYPE_CHECKING:
+    from para.channel import Request
+    from para.session import SessionManager
+
+
+@dataclass
+class Outcome:
+    session: str
+    kind: str
+    request_id: str
+    ok: bool
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session": self.session,
+            "kind": self.kind,
+            "id": self.request_id,
+            "ok": self.ok,
+            "message": self.message,
+            "at": utcnow().isoformat(),
+        }
+
+
+class Watcher:
+    def __init__(self, sessions: SessionManager):
+        self.sessions = sessions
+
+    def run_once(self) -> list[Outcome]:
+        records, _bad = self.sessions.store.load_all()
+        outcomes = []
+        for record in records:
+            if record.status != "active":
+                continue
+            channel = self.sessions.channel(record.name)
+            try:
+                requests = channel.requests()
+            except ParaError:
+                continue
+            for request in requests:
+                if not channel.claim(request):
+                    continue  # another watcher has it
+                outcome = self._carry_out(record.name, request)
+                channel.release(request)
+                self._record(outcome)
+                outcomes.append(outcome)
+                if outcome.ok:
+                    break  # the session is finished or cancelled: nothing more to do
+        return outcomes
+
+    def _carry_out(self, name: str, request: Request) -> Outcome:
+        from para.channel import CancelRequest, FinishRequest
+
+        body = request.body
+        try:
+            if isinstance(body, FinishRequest):
+                record = self.sessions.finish(name, body.message, branch=body.branch)
+                return Outcome(
+                    name,
+                    "finish",
+                    body.id,
+                    True,
+                    f"finished: branch {record.branch} is ready for review",
+                )
+            assert isinstance(body, CancelRequest)
+            record = self.sessions.cancel(name, force=body.force, confirm=None)
+            return Outcome(
+                name, "cancel", body.id, True, f"cancelled: archived on {record.archive_branch}"
+            )
+        except ParaError as exc:
+            return Outcome(name, request.kind, body.id, False, exc.message)
+
+    def _record(self, outcome: Outcome) -> None:
+        data = outcome.to_json()
+        store = self.sessions.store
+        with contextlib.suppress(ParaError):
+            store.update(outcome.session, lambda r: r.model_copy(update={"last_request": data}))
+        log = self.sessions.repo.logs_dir / "requests.jsonl"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(data) + "\n")

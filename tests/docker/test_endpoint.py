@@ -1,0 +1,115 @@
+"""Endpoint selection: docker.host, DOCKER_HOST, docker contexts, Podman sockets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from para.docker.api import UnixAPI
+from para.docker.endpoint import candidates, docker_context
+from para.docker.engine import demultiplex
+from para.docker.manager import default_connect
+from para.errors import EngineUnavailable
+
+
+def test_docker_host_and_config_precedence() -> None:
+    env = {"DOCKER_HOST": "tcp://10.0.0.1:2375", "HOME": "/nonexistent"}
+    assert candidates("docker", None, env)[0].url == "tcp://10.0.0.1:2375"
+    assert candidates("docker", "unix:///x.sock", env)[0].source == "docker.host"
+    assert candidates("docker", None, {"HOME": "/nonexistent"})[0].url == (
+        "unix:///var/run/docker.sock"
+    )
+
+
+def test_docker_context_is_honoured(tmp_path: Path) -> None:
+    config = tmp_path / "dockercfg"
+    digest = hashlib.sha256(b"remote").hexdigest()
+    meta = config / "contexts" / "meta" / digest
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": "remote", "Endpoints": {"docker": {"Host": "ssh://me@box"}}})
+    )
+    (config / "config.json").write_text(json.dumps({"currentContext": "remote"}))
+    env = {"DOCKER_CONFIG": str(config)}
+    ctx = docker_context(env)
+    assert ctx is not None
+    assert ctx.url == "ssh://me@box"
+    assert ctx.source == "docker context remote"
+    assert candidates("docker", None, env)[0].url == "ssh://me@box"
+    assert docker_context({**env, "DOCKER_CONTEXT": "default"}) is None
+
+
+def test_auto_tries_docker_then_podman() -> None:
+    urls = [e.url for e in candidates("auto", None, {"HOME": "/nonexistent"})]
+    assert urls[0] == "unix:///var/run/docker.sock"
+    assert "unix:///run/podman/podman.sock" in urls
+    podman = candidates("podman", None, {"CONTAINER_HOST": "unix:///p.sock"})
+    assert podman[0].url == "unix:///p.sock"
+
+
+def test_unreachable_engine_names_every_endpoint(tmp_path: Path) -> None:
+    with pytest.raises(EngineUnavailable) as info:
+        default_connect("docker", f"unix://{tmp_path}/none.sock", {})
+    assert f"unix://{tmp_path}/none.sock" in info.value.message
+    assert "no socket there" in info.value.message
+    assert info.value.hint and "DOCKER_HOST" in info.value.hint
+
+
+def test_podman_is_recognised_by_its_ping_header(tmp_path: Path) -> None:
+    path = str(tmp_path / "fake.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen()
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nLibpod-Api-Version: 4.3.1\r\n"
+            b"Content-Length: 2\r\n\r\nOK"
+        )
+        conn.close()
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        service = default_connect("docker", f"unix://{path}", {})
+    finally:
+        thread.join()
+        server.close()
+    assert service.info.backend == "podman"
+    assert type(service).__name__ == "PodmanService"
+
+
+def test_chunked_response_is_decoded(tmp_path: Path) -> None:
+    path = str(tmp_path / "c.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen()
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n"
+        )
+        conn.close()
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        assert UnixAPI(path).request("GET", "/x").json() == [1, 2]
+    finally:
+        thread.join()
+        server.close()
+
+
+def test_demultiplex_frames_and_raw() -> None:
+    frames = b"\x01\x00\x00\x00\x00\x00\x00\x03abc\x02\x00\x00\x00\x00\x00\x00\x02de"
+    assert b"".join(demultiplex(iter([frames[:5], frames[5:]]))) == b"abcde"
+    assert b"".join(demultiplex(iter([b"plain tty output"]))) == b"plain tty output"

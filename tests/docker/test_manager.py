@@ -1,0 +1,231 @@
+"""DockerManager against the FakeDockerService (no engine): spec building, rollback, lists."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from para.app import App
+from para.docker import labels as L
+from para.docker.manager import DockerManager, parse_ports
+from para.docker.service import DockerService
+from para.errors import ContainerError, EngineUnavailable, ParaError, UnsafeMount
+from tests.conftest import Para, git
+from tests.docker.fake import FakeDockerService
+
+
+@pytest.fixture
+def fake(repo: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDockerService:
+    """Every App built in this test gets a DockerManager on the fake engine."""
+    service = FakeDockerService()
+
+    def connect(backend: str, host: str | None, env: Mapping[str, str]) -> DockerService:
+        return service
+
+    original = DockerManager.__init__
+
+    def init(self: DockerManager, *args: object, **kwargs: object) -> None:
+        kwargs["connect"] = connect
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DockerManager, "__init__", init)
+    return service
+
+
+def test_spec_has_mounts_user_limits_env_labels(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    para(
+        "start",
+        "s",
+        "--docker",
+        "--image",
+        "img:1",
+        "--cpus",
+        "0.5",
+        "--memory",
+        "1g",
+        "--pids",
+        "99",
+        "--env",
+        "A=1",
+        "--port",
+        "8000",
+    )
+    [spec] = fake.specs.values()
+    assert spec.image == "img:1"
+    assert spec.nano_cpus == 500_000_000
+    assert spec.memory == 2**30
+    assert spec.pids_limit == 99
+    assert spec.user == f"{os.getuid()}:{os.getgid()}"
+    assert spec.init is True
+    assert spec.command == ["/bin/sh", "/para/bin/para-runner"]
+    assert spec.workdir == "/workspace"
+    mounts = {m.target: m for m in spec.mounts}
+    common = str((repo / ".git").resolve())
+    assert mounts["/workspace"].source == str(repo / ".para" / "worktrees" / "s")
+    assert not mounts[common].read_only
+    assert mounts[f"{common}/config"].read_only
+    assert mounts[f"{common}/hooks"].read_only
+    assert mounts["/para/bin"].read_only
+    assert mounts["/para/channel"].source == str(repo / ".para" / "state" / "channels" / "s")
+    assert spec.env["A"] == "1"
+    assert spec.env["HOME"] == "/para/home"
+    assert spec.env["PATH"].endswith(":/para/bin")
+    assert spec.env["GIT_CONFIG_KEY_0"] == "safe.directory"
+    assert spec.env["GIT_AUTHOR_NAME"] == "Para Test"
+    assert spec.env["PARA_PORT_8000"] == str(spec.ports[8000])
+    assert spec.extra_hosts == {"host.docker.internal": "host-gateway"}
+    assert spec.labels[L.SESSION] == "s"
+    assert (repo / ".para" / "state" / "bin" / "para-runner").stat().st_mode & 0o111
+
+
+def test_image_resolution_order(repo: Path, para: Para, fake: FakeDockerService) -> None:
+    fake.images.update(dict.fromkeys(("py:1", "proj:1", "dflt:1", "env:1"), fake.images["img:1"]))
+    (repo / "pyproject.toml").write_text("[project]\nname='x'\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "python project")
+    (repo / ".para").mkdir()
+    (repo / ".para" / "config.json").write_text(
+        json.dumps({"docker": {"default_image": "dflt:1", "image_mappings": {"python": "py:1"}}})
+    )
+    para("start", "a", "--docker")
+    assert fake.specs[max(fake.specs)].image == "py:1"  # project type detected
+    (repo / ".para" / "docker.json").write_text(json.dumps({"image": "proj:1"}))
+    para("start", "b", "--docker")
+    assert fake.specs[max(fake.specs)].image == "proj:1"  # docker.json beats the mapping
+    para("start", "c", "--docker", "--image", "img:1")
+    assert fake.specs[max(fake.specs)].image == "img:1"  # the flag beats everything
+
+
+def test_missing_image_is_pulled_with_progress(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    fake.pullable.add("new:1")
+    para("start", "p", "--docker", "--image", "new:1")
+    assert "pull new:1" in fake.calls
+
+
+def test_failed_start_removes_container_and_everything_else(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    fake.fail_start = "boom"
+    result = para.fails("start", "f", "--docker", "--image", "img:1")
+    assert "boom" in result.stderr
+    assert fake.containers == {}
+    assert any(c.startswith("remove ") for c in fake.calls)
+    assert git(repo, "branch", "--list", "para/f") == ""
+    assert not (repo / ".para" / "worktrees" / "f").exists()
+    assert not (repo / ".para" / "state" / "sessions" / "f.json").exists()
+
+
+def test_unsafe_volume_refused_before_anything(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    for volume, reason in (
+        (f"{repo}:/workspace", "hide the session's worktree"),
+        (f"{repo / '.git'}:/g", "writable git directory"),
+        ("/:/host", "control of the host"),
+        ("relative-missing:/x", "does not exist"),
+        ("nocolon", "expected SRC:DST"),
+    ):
+        result = para.fails("start", "v", "--docker", "--image", "img:1", "--volume", volume)
+        assert reason in result.stderr, (volume, result.stderr)
+    assert not [c for c in fake.calls if c.startswith("create")]
+
+
+def test_no_engine_fails_early_or_falls_back(
+    repo: Path, para: Para, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARA_DOCKER_HOST", f"unix://{repo}/no-engine.sock")
+    result = para.fails("start", "x", "--docker", "--image", "img:1")
+    assert f"engine not reachable at unix://{repo}/no-engine.sock" in result.stderr
+    assert "no socket there" in result.stderr
+    assert git(repo, "branch", "--list", "para/x") == ""
+    (repo / ".para").mkdir()
+    (repo / ".para" / "config.json").write_text(
+        json.dumps({"docker": {"enabled": True, "fallback": "host"}})
+    )
+    fell_back = para("start", "y", "--json")
+    assert json.loads(fell_back.stdout)["container"] is None
+    assert "starting a host session instead" in fell_back.stderr
+    # an explicit --docker is not silently downgraded
+    para.fails("start", "z", "--docker")
+
+
+def test_list_makes_one_engine_list_call(repo: Path, para: Para, fake: FakeDockerService) -> None:
+    for name in ("a", "b", "c"):
+        para("start", name, "--docker", "--image", "img:1")
+    para("start", "host")
+    fake.calls.clear()
+    listed = para.json("list", "--json")
+    assert fake.calls == ["list"]
+    states = {s["name"]: (s["container"] or {}).get("state") for s in listed}
+    assert states == {"a": "running", "b": "running", "c": "running", "host": None}
+
+
+def test_states_report_missing_and_unreachable(
+    repo: Path, fake: FakeDockerService, para: Para
+) -> None:
+    para("start", "gone", "--docker", "--image", "img:1")
+    fake.containers.clear()
+    [view] = para.json("list", "--json")
+    assert view["container"]["state"] == "missing"
+
+
+def test_engine_unavailable_during_finish_leaves_a_warning(
+    repo: Path, para: Para, fake: FakeDockerService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    para("start", "w", "--docker", "--image", "img:1")
+
+    def down(*_args: object, **_kwargs: object) -> None:
+        raise EngineUnavailable(backend="Docker", endpoint="fake", reason="stopped")
+
+    monkeypatch.setattr(fake, "stop", down)
+    result = para("finish", "done", "w")
+    assert "para docker cleanup removes it" in result.stderr
+    assert para.json("status", "w", "--json")["status"] == "review"
+
+
+def test_exec_all_prefixes_and_reports_worst(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    para("start", "a", "--docker", "--image", "img:1")
+    para("start", "bb", "--docker", "--image", "img:1")
+    result = para("docker", "exec", "--all", "--", "echo", "hi")
+    assert sorted(result.stdout.splitlines()) == ["[a ] echo hi", "[bb] echo hi"]
+
+
+def test_parse_ports() -> None:
+    ports = parse_ports(["8000", "19876:80"])
+    assert ports[80] == 19876
+    assert 0 < ports[8000] < 65536
+    for bad in ("x", "70000", "1:2:3"):
+        with pytest.raises(ParaError):
+            parse_ports([bad])
+
+
+def test_cleanup_by_label_only(repo: Path, para: Para, fake: FakeDockerService) -> None:
+    para("start", "keep", "--docker", "--image", "img:1")
+    para("start", "drop", "--docker", "--image", "img:1")
+    (repo / ".para" / "state" / "sessions" / "drop.json").unlink()
+    actions = para.json("docker", "cleanup", "--json")
+    assert [(a["session"], a["reason"]) for a in actions] == [("drop", "no session record")]
+    assert [c.labels[L.SESSION] for c in fake.containers.values()] == ["keep"]
+
+
+def test_app_builds_manager_lazily(repo: Path) -> None:
+    app = App(cwd=repo, env=dict(os.environ))
+    assert "docker" not in app.__dict__
+    _ = app.sessions
+    assert "docker" not in app.__dict__
+
+
+def test_container_error_has_hint() -> None:
+    err = UnsafeMount(volume="a:b", reason="r")
+    assert err.hint
+    assert ContainerError(problem="p").message == "p"
