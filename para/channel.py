@@ -13,6 +13,7 @@ Layout::
     runner.json               the runner's heartbeat (pid, started_at)
     queue/<seq>-<id>.json     host -> session: commands waiting
     running/<seq>-<id>.json   claimed by the runner (renamed from queue/)
+    done/<seq>-<id>.json      moved here by the runner once the result is written
     logs/<id>.log             output of a command
     results/<id>.json         exit code and times of a finished command
     requests/<kind>-<id>.json session -> host: finish / cancel
@@ -46,7 +47,7 @@ from para.state import utcnow
 MAX_FILE = 64 * 1024
 SCHEMA_VERSION = 1
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-SUBDIRS = ("queue", "running", "logs", "results", "requests", "rejected")
+SUBDIRS = ("queue", "running", "done", "logs", "results", "requests", "rejected")
 
 JobState = Literal["pending", "running", "done", "interrupted"]
 
@@ -154,6 +155,10 @@ class Request:
     kind: Literal["finish", "cancel"]
     file: str
     body: FinishRequest | CancelRequest
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def check_id(value: str) -> str:
@@ -377,31 +382,49 @@ class Channel:
         return out
 
     def jobs(self, *, runner_alive: bool = True) -> list[Job]:
-        """Pending, running and finished commands, oldest first."""
-        jobs: dict[str, Job] = {}
-        order: list[tuple[str, str]] = []
-        for sub, state in (("queue", "pending"), ("running", "running")):
+        """Pending, running and finished commands, in queue order."""
+        results = self._results()
+        jobs: list[tuple[str, Job]] = []
+        for sub in ("done", "running", "queue"):
             for job_id, name in self._job_files(sub).items():
                 command: QueuedCommand | None = self._json(sub, name, QueuedCommand)
-                if command is None or command.id != job_id:
+                if command is None:
                     continue
-                job_state: JobState = state  # type: ignore[assignment]
-                if state == "running" and not runner_alive:
-                    job_state = "interrupted"
-                jobs[job_id] = Job(
-                    id=job_id,
-                    state=job_state,
-                    argv=command.argv,
-                    exit_code=None,
-                    log=str(self.path / "logs" / f"{job_id}.log"),
-                    created_at=command.created_at.isoformat(),
+                if command.id != job_id:
+                    self.reject(sub, name, f"its id {command.id!r} does not match the name")
+                    continue
+                result = results.get(job_id)
+                state: JobState = "pending" if sub == "queue" else "running"
+                if result is not None:
+                    state = "interrupted" if result.state == "interrupted" else "done"
+                elif sub == "running" and not runner_alive:
+                    state = "interrupted"
+                elif sub == "done":
+                    state = "interrupted"  # moved without a result: the runner was stopped
+                jobs.append(
+                    (
+                        name,
+                        Job(
+                            id=job_id,
+                            state=state,
+                            argv=command.argv,
+                            exit_code=result.exit_code if result else None,
+                            log=str(self.path / "logs" / f"{job_id}.log"),
+                            created_at=command.created_at.isoformat(),
+                            started_at=_iso(result.started_at) if result else None,
+                            finished_at=_iso(result.finished_at) if result else None,
+                        ),
+                    )
                 )
-                order.append((name, job_id))
+        return [job for _name, job in sorted(jobs, key=lambda item: item[0])]
+
+    def _results(self) -> dict[str, JobResult]:
+        out: dict[str, JobResult] = {}
         for name in self._names("results"):
-            if name.startswith(".") or not name.endswith(".json"):
+            if name.startswith("."):
                 continue
             job_id = name.removesuffix(".json")
-            if not ID_PATTERN.fullmatch(job_id):
+            if not name.endswith(".json") or not ID_PATTERN.fullmatch(job_id):
                 self.reject("results", name, "not an <id>.json result file")
                 continue
             result: JobResult | None = self._json("results", name, JobResult)
@@ -410,21 +433,8 @@ class Channel:
             if result.id != job_id:
                 self.reject("results", name, f"its id {result.id!r} does not match the name")
                 continue
-            job = jobs.get(job_id) or Job(
-                id=job_id,
-                state="done",
-                argv=[],
-                exit_code=None,
-                log=str(self.path / "logs" / f"{job_id}.log"),
-            )
-            job.state = "interrupted" if result.state == "interrupted" else "done"
-            job.exit_code = result.exit_code
-            job.started_at = result.started_at.isoformat() if result.started_at else None
-            job.finished_at = result.finished_at.isoformat() if result.finished_at else None
-            if job_id not in jobs:
-                jobs[job_id] = job
-                order.append((f"~{job.finished_at or ''}", job_id))
-        return [jobs[job_id] for _name, job_id in sorted(order)]
+            out[job_id] = result
+        return out
 
     def job(self, job_id: str, *, runner_alive: bool = True) -> Job:
         if not ID_PATTERN.fullmatch(job_id):

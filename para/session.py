@@ -13,7 +13,7 @@ import functools
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -63,6 +63,22 @@ class ContainerHooks(Protocol):
     def states(self, records: list[SessionRecord]) -> dict[str, dict[str, Any]]: ...
 
     def details(self, record: SessionRecord) -> dict[str, Any]: ...
+
+    def logs(self, record: SessionRecord, *, follow: bool, tail: int | None) -> Iterator[bytes]: ...
+
+    def exec(
+        self,
+        record: SessionRecord,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        workdir: str | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+        stdin: Any = None,
+        stdout: Any,
+        stderr: Any,
+    ) -> int: ...
 
 
 @dataclass
@@ -505,14 +521,21 @@ class SessionManager:
 
         runner = install_helpers(self.repo.state_dir) / "para-runner"
         env = gitmod.scrubbed_env(self.env) | self.session_env(record)
-        subprocess.Popen(
-            ["/bin/sh", str(runner), "--drain"],
+        # Started through a shell that backgrounds it and exits at once: the runner is
+        # re-parented, outlives para, and leaves no child for para to wait for.
+        subprocess.run(
+            [
+                "/bin/sh",
+                "-c",
+                '"$0" "$@" </dev/null >/dev/null 2>&1 &',
+                "/bin/sh",
+                str(runner),
+                "--drain",
+            ],
             cwd=record.worktree,
             env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
             start_new_session=True,
+            check=True,
         )
 
     # -- finish -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Channel commands: report (host sessions), watch (carry out requests), dispatch."""
+"""Channel commands: report (host sessions), watch (carry out requests), dispatch, monitor."""
 
 from __future__ import annotations
 
@@ -125,3 +125,17 @@ def dispatch(
         return
     click.echo(f"dispatched to session {record.name} as job {job.id}")
     click.echo(f"  follow: para docker jobs {record.name} {job.id} --wait")
+
+
+@click.command()
+@click.option(
+    "--interval", type=float, default=2.0, show_default=True, help="Seconds between refreshes."
+)
+@click.option("--no-watch", is_flag=True, help="Do not carry out session requests.")
+@click.pass_context
+def monitor(ctx: click.Context, interval: float, no_watch: bool) -> None:
+    """Every session at a glance, with actions (keys: a attach, l logs, f finish,
+    c cancel, r refresh, q quit). Also carries out requests like para watch."""
+    from para.monitor.app import MonitorApp
+
+    MonitorApp(_app(ctx).sessions, interval=interval, watch_requests=not no_watch).run()

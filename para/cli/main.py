@@ -104,6 +104,8 @@ class ParaGroup(click.Group):
 def cli(ctx: click.Context, directory: Path | None, backend: str | None) -> None:
     """Run many development sessions of one git repository in parallel.
 
+    Without a command, in a terminal: opens the monitor.
+
     Each session is a git worktree on its own branch (para/NAME), optionally with its own
     container. Start sessions, run commands in them, watch them, and hand each back as a
     branch to review.
@@ -121,7 +123,12 @@ def cli(ctx: click.Context, directory: Path | None, backend: str | None) -> None
     ctx.obj = App(cwd=directory, flags=flags)
     ctx.obj.pull_reporter = pull_progress
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from para.cli.channel_cmds import monitor
+
+            ctx.invoke(monitor)
+        else:
+            click.echo(ctx.get_help())
 
 
 def _register() -> None:
@@ -132,6 +139,7 @@ def _register() -> None:
         channel_cmds.report,
         channel_cmds.watch,
         channel_cmds.dispatch,
+        channel_cmds.monitor,
         config_cmd.config,
         docker_cmds.docker,
     ):

@@ -711,13 +711,17 @@ class DockerManager:
             "/sys/fs/cgroup/memory.events; do [ -r $f ] && while read k v; do "
             '[ "$k" = oom_kill ] && echo "$v"; done < $f; done; true'
         )
-        out, err = io.BytesIO(), io.BytesIO()
-        try:
-            service.exec(container_id, ["/bin/sh", "-c", script], stdout=out, stderr=err)
-        except ParaError:
-            return 0
-        counts = [int(x) for x in out.getvalue().split() if x.isdigit()]
-        return max(counts, default=0)
+
+        def probe() -> list[int] | None:
+            out, err = io.BytesIO(), io.BytesIO()
+            code = service.exec(container_id, ["/bin/sh", "-c", script], stdout=out, stderr=err)
+            counts = [int(x) for x in out.getvalue().split() if x.isdigit()]
+            # Right after a kill the cgroup can still be at its limit and this small exec
+            # fail too: try again until it answers.
+            return counts if code == 0 and counts else None
+
+        counts = wait_for(probe, timeout=5.0, interval=0.05, transient=(ParaError,))
+        return max(counts or [0])
 
     def exec_all(
         self,

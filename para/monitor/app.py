@@ -1,0 +1,333 @@
+"""``para monitor``: every session at a glance, with actions (textual).
+
+The table refreshes in a worker thread (git and the engine never block the UI); each
+refresh also carries out pending finish/cancel requests from the sessions, like
+``para watch``. Actions call the same services as the CLI; a failure is shown in the app.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+
+from para.errors import ParaError
+from para.monitor.data import Row, collect, log_tail
+
+if TYPE_CHECKING:
+    from para.session import SessionManager
+
+COLUMNS = ("SESSION", "STATE", "CONTAINER", "TASK", "TESTS", "PROGRESS", "CHANGES", "ACTIVE")
+
+
+def progress_bar(progress: tuple[int, int] | None, width: int = 10) -> str:
+    if not progress or progress[1] <= 0:
+        return "-"
+    current, total = progress
+    filled = max(0, min(width, round(width * current / total)))
+    return f"{'█' * filled}{'░' * (width - filled)} {current}/{total}"
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "-"
+    seconds = int((now - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{max(seconds, 0)}s ago"
+
+
+def cells(row: Row, now: datetime) -> tuple[str, ...]:
+    return (
+        row.name,
+        row.state,
+        row.container,
+        row.task or "-",
+        row.tests,
+        progress_bar(row.progress),
+        f"+{row.added}/-{row.removed} ({row.dirty} files)",
+        ago(row.last_activity, now),
+    )
+
+
+class AskMessage(ModalScreen[str | None]):
+    """Asks the finish commit message."""
+
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape", "cancel", "Cancel")
+    ]
+
+    def __init__(self, session: str):
+        super().__init__()
+        self.session = session
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Finish session {self.session}: commit message")
+            yield Input(placeholder="what this session did", id="message")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Confirm(ModalScreen[bool]):
+    """Yes/no question."""
+
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str):
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question)
+            yield Button("Yes (y)", id="yes", variant="error")
+            yield Button("No (n)", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class MonitorApp(App[None]):
+    """The monitor. ``sessions`` is the same SessionManager the CLI uses."""
+
+    TITLE = "para monitor"
+    CSS = """
+    #detail { height: 12; border-top: solid $accent; padding: 0 1; }
+    #error { color: $error; height: auto; padding: 0 1; }
+    #dialog { width: 70; height: auto; border: thick $accent; background: $surface;
+              padding: 1 2; align: center middle; }
+    AskMessage, Confirm { align: center middle; }
+    """
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("a", "attach", "Attach"),
+        Binding("l", "logs", "Logs"),
+        Binding("f", "finish", "Finish"),
+        Binding("c", "cancel_session", "Cancel"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self, sessions: SessionManager, *, interval: float = 2.0, watch_requests: bool = True
+    ):
+        super().__init__()
+        self.sessions = sessions
+        self.interval = interval
+        self.watch_requests = watch_requests
+        self.rows: list[Row] = []
+        self.refreshes = 0
+        self.last_error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="error")
+        yield Static("select a session", id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#sessions", DataTable)
+        table.add_columns(*COLUMNS)
+        self.action_refresh()
+        if self.interval > 0:
+            self.set_interval(self.interval, self.action_refresh)
+
+    # -- refresh ---------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self._gather()
+
+    @work(thread=True, exclusive=True, group="refresh")
+    def _gather(self) -> None:
+        notes: list[str] = []
+        try:
+            if self.watch_requests:
+                from para.watch import Watcher
+
+                for outcome in Watcher(self.sessions).run_once():
+                    mark = "done" if outcome.ok else "failed"
+                    notes.append(f"{outcome.session}: {outcome.kind} {mark}: {outcome.message}")
+            rows = collect(self.sessions)
+        except ParaError as exc:
+            self.call_from_thread(self.show_error, exc.message)
+            return
+        self.call_from_thread(self._show, rows, notes)
+
+    def _show(self, rows: list[Row], notes: list[str]) -> None:
+        table = self.query_one("#sessions", DataTable)
+        selected = self.selected_name()
+        now = datetime.now(UTC)
+        table.clear()
+        for row in rows:
+            table.add_row(*cells(row, now), key=row.name)
+        self.rows = rows
+        if selected is not None:
+            for index, row in enumerate(rows):
+                if row.name == selected:
+                    table.move_cursor(row=index)
+        for note in notes:
+            self.notify(note, timeout=8)
+        self.refreshes += 1
+        self._update_detail()
+
+    def show_error(self, message: str) -> None:
+        self.last_error = message
+        self.query_one("#error", Static).update(f"error: {message}")
+        self.notify(message, severity="error", timeout=10)
+
+    def clear_error(self) -> None:
+        self.last_error = None
+        self.query_one("#error", Static).update("")
+
+    # -- selection -------------------------------------------------------------------------
+
+    def selected_name(self) -> str | None:
+        table = self.query_one("#sessions", DataTable)
+        if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
+            return None
+        return self.rows[table.cursor_row].name
+
+    def selected_row(self) -> Row | None:
+        name = self.selected_name()
+        return next((r for r in self.rows if r.name == name), None)
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._update_detail()
+
+    def _update_detail(self, extra: str | None = None) -> None:
+        row = self.selected_row()
+        detail = self.query_one("#detail", Static)
+        if row is None:
+            detail.update(
+                "no sessions: start one with para start NAME"
+                if not self.rows
+                else "select a session"
+            )
+            return
+        lines = [f"{row.name}  branch {row.branch}  {row.state}", f"worktree {row.worktree}"]
+        if row.has_container:
+            ports = ", ".join(f"{c} -> localhost:{h}" for c, h in row.ports.items()) or "none"
+            lines.append(f"container {row.container}  ports {ports}")
+        if row.blocked_reason:
+            lines.append(f"blocked: {row.blocked_reason}")
+        lines.extend(f"problem: {p}" for p in row.problems)
+        if extra:
+            lines.append(extra)
+        detail.update("\n".join(lines))
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def _record(self, row: Row) -> Any:
+        return self.sessions.store.read(row.name)
+
+    def action_logs(self) -> None:
+        row = self.selected_row()
+        if row is not None:
+            self._load_logs(row)
+
+    @work(thread=True, exclusive=True, group="logs")
+    def _load_logs(self, row: Row) -> None:
+        try:
+            text = log_tail(self.sessions, self._record(row))
+        except ParaError as exc:
+            self.call_from_thread(self.show_error, exc.message)
+            return
+        self.call_from_thread(self._update_detail, text)
+
+    def action_attach(self) -> None:
+        row = self.selected_row()
+        if row is None or row.state == "review":
+            return
+        try:
+            record = self._record(row)
+            with self.suspend():
+                if record.container is not None:
+                    import sys
+
+                    shell = [
+                        "/bin/sh",
+                        "-c",
+                        "if command -v bash >/dev/null; then exec bash; else exec sh; fi",
+                    ]
+                    self.sessions.containers.exec(
+                        record,
+                        shell,
+                        tty=sys.stdin.isatty(),
+                        interactive=True,
+                        stdin=sys.stdin.buffer,
+                        stdout=sys.stdout.buffer,
+                        stderr=sys.stderr.buffer,
+                    )
+                else:
+                    env = dict(os.environ) | self.sessions.session_env(record)
+                    subprocess.run(
+                        [os.environ.get("SHELL", "/bin/sh")],
+                        cwd=record.worktree,
+                        env=env,
+                        check=False,
+                    )
+        except ParaError as exc:
+            self.show_error(exc.message)
+        self.action_refresh()
+
+    def action_finish(self) -> None:
+        row = self.selected_row()
+        if row is None or row.state == "review":
+            return
+
+        def done(message: str | None) -> None:
+            if message:
+                self._run_action(row.name, "finish", message)
+
+        self.push_screen(AskMessage(row.name), done)
+
+    def action_cancel_session(self) -> None:
+        row = self.selected_row()
+        if row is None or row.state == "review":
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._run_action(row.name, "cancel", None)
+
+        extra = (
+            f" ({row.dirty} uncommitted change(s) go to the archive branch)" if row.dirty else ""
+        )
+        self.push_screen(Confirm(f"Cancel session {row.name}?{extra}"), done)
+
+    @work(thread=True, group="actions")
+    def _run_action(self, name: str, kind: str, message: str | None) -> None:
+        try:
+            if kind == "finish":
+                assert message is not None
+                record = self.sessions.finish(name, message)
+                note = f"{name}: finished, branch {record.branch} ready for review"
+            else:
+                record = self.sessions.cancel(name, force=True)
+                note = f"{name}: cancelled, archived on {record.archive_branch}"
+        except ParaError as exc:
+            self.call_from_thread(self.show_error, f"{kind} {name}: {exc.message}")
+            return
+        self.call_from_thread(self.clear_error)
+        self.call_from_thread(self.notify, note)
+        self.call_from_thread(self.action_refresh)

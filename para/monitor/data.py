@@ -1,0 +1,167 @@
+"""What the monitor shows, gathered off the UI thread: one row per session.
+
+``collect`` makes one labelled engine list call per engine for all containers, one read of
+each channel's status file, and a few git processes per session run in parallel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from para import git as gitmod
+from para.errors import ParaError
+
+if TYPE_CHECKING:
+    from para.session import SessionManager, SessionView
+    from para.state import SessionRecord
+
+IDLE_AFTER = timedelta(minutes=5)
+STALE_AFTER = timedelta(hours=24)
+
+
+@dataclass
+class Row:
+    name: str
+    state: str  # active | idle | stale | blocked | review
+    container: str  # "-" for host sessions, else state (health)
+    task: str
+    tests: str
+    progress: tuple[int, int] | None
+    added: int
+    removed: int
+    dirty: int
+    last_activity: datetime | None
+    branch: str
+    worktree: str
+    ports: dict[str, int] = field(default_factory=dict)
+    has_container: bool = False
+    blocked_reason: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _parse(moment: Any) -> datetime | None:
+    if not moment:
+        return None
+    try:
+        value = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _last_activity(view: SessionView) -> datetime | None:
+    """Latest of: the last report, the last commit on the branch, the worktree's index."""
+    rec = view.record
+    moments: list[datetime] = [rec.created_at]
+    report = view.report or rec.report or {}
+    if (stamp := _parse(report.get("timestamp"))) is not None:
+        moments.append(stamp)
+    worktree = Path(rec.worktree)
+    with contextlib.suppress(OSError, ParaError, ValueError):
+        out = gitmod.run_git(
+            ["log", "-1", "--format=%cI", rec.branch],
+            worktree.parent if not worktree.exists() else worktree,
+            check=False,
+        ).strip()
+        if (commit := _parse(out)) is not None:
+            moments.append(commit)
+    with contextlib.suppress(OSError):
+        index = _index_path(worktree)
+        if index is not None:
+            moments.append(datetime.fromtimestamp(index.stat().st_mtime, UTC))
+    return max(moments)
+
+
+def _index_path(worktree: Path) -> Path | None:
+    try:
+        text = (worktree / ".git").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    return Path(text.removeprefix("gitdir:").strip()) / "index"
+
+
+def _state(view: SessionView, last: datetime | None, now: datetime) -> str:
+    rec = view.record
+    if rec.status != "active":
+        return rec.status
+    report = view.report or {}
+    if report.get("state") == "blocked":
+        return "blocked"
+    if last is not None and now - last > STALE_AFTER:
+        return "stale"
+    if last is not None and now - last > IDLE_AFTER:
+        return "idle"
+    return "active"
+
+
+def row_of(view: SessionView, now: datetime) -> Row:
+    rec = view.record
+    report = view.report or rec.report or {}
+    progress = report.get("progress") or None
+    container = "-"
+    ports: dict[str, int] = {}
+    if rec.container is not None:
+        state = (view.container_state or {}).get("state", "unknown")
+        health = (view.container_state or {}).get("health")
+        container = f"{state} ({health})" if health else str(state)
+        ports = dict((view.container_state or {}).get("ports") or rec.container.ports)
+    added = removed = 0
+    if rec.status == "active" and view.worktree_exists:
+        with contextlib.suppress(ParaError):
+            added, removed = gitmod.diff_numstat(Path(rec.worktree))
+    last = _last_activity(view)
+    return Row(
+        name=rec.name,
+        state=_state(view, last, now),
+        container=container,
+        task=str(report.get("task") or ""),
+        tests=str(report.get("tests") or "unknown"),
+        progress=(int(progress["current"]), int(progress["total"])) if progress else None,
+        added=added,
+        removed=removed,
+        dirty=view.dirty,
+        last_activity=last,
+        branch=rec.branch,
+        worktree=rec.worktree,
+        ports=ports,
+        has_container=rec.container is not None,
+        blocked_reason=report.get("blocked_reason"),
+        problems=list(view.problems),
+    )
+
+
+def collect(sessions: SessionManager, now: datetime | None = None) -> list[Row]:
+    """Rows for active and review sessions (cancelled ones are not shown)."""
+    now = now or datetime.now(UTC)
+    records, _bad = sessions.records()
+    views = sessions.views(records)
+    if not views:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(views))) as pool:
+        rows = list(pool.map(lambda v: row_of(v, now), views))
+    order = {"blocked": 0, "active": 1, "idle": 2, "stale": 3, "review": 4}
+    return sorted(rows, key=lambda r: (order.get(r.state, 5), r.name))
+
+
+def log_tail(sessions: SessionManager, record: SessionRecord, lines: int = 20) -> str:
+    """The last lines of the newest job log, else of the container's log."""
+    channel = sessions.channel(record.name)
+    with contextlib.suppress(ParaError, OSError):
+        jobs = channel.jobs()
+        if jobs:
+            data, _ = channel.log_chunks(jobs[-1].id)
+            text = data.decode(errors="replace").splitlines()[-lines:]
+            return f"job {jobs[-1].id} ({jobs[-1].state}):\n" + "\n".join(text)
+    if record.container is not None:
+        with contextlib.suppress(ParaError):
+            docker = sessions.containers
+            chunks = docker.logs(record, follow=False, tail=lines)
+            return "container log:\n" + b"".join(chunks).decode(errors="replace")
+    return "(no log yet)"
