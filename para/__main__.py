@@ -1,5 +1,5 @@
 import sys
 
-from para.cli.main import main
+from para.entry import main
 
 sys.exit(main())

@@ -81,7 +81,11 @@ class App:
     def git(self) -> Git:
         from para.git import Git
 
-        return Git(self.repo.root, worktree_lock=self.repo.state_dir / "worktrees.lock")
+        return Git(
+            self.repo.root,
+            worktree_lock=self.repo.state_dir / "worktrees.lock",
+            common_dir=self.repo.common_dir,
+        )
 
     @cached_property
     def sessions(self) -> SessionManager:

@@ -47,7 +47,6 @@ from para.state import utcnow
 MAX_FILE = 64 * 1024
 SCHEMA_VERSION = 1
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-SUBDIRS = ("queue", "running", "done", "logs", "results", "requests", "rejected")
 
 JobState = Literal["pending", "running", "done", "interrupted"]
 
@@ -57,8 +56,8 @@ class _Model(BaseModel):
 
 
 class Progress(_Model):
-    current: int = Field(ge=0)
-    total: int = Field(ge=0)
+    current: int | None = Field(default=None, ge=0)
+    total: int | None = Field(default=None, ge=0)
     message: str | None = Field(default=None, max_length=2000)
 
 
@@ -115,14 +114,14 @@ class JobResult(_Model):
 
 class FinishRequest(_Model):
     schema_version: Literal[1] = 1
-    id: str
+    id: str = Field(pattern=f"^{ID_PATTERN.pattern}$")
     message: str = Field(min_length=1, max_length=10_000)
     branch: str | None = Field(default=None, max_length=250)
 
 
 class CancelRequest(_Model):
     schema_version: Literal[1] = 1
-    id: str
+    id: str = Field(pattern=f"^{ID_PATTERN.pattern}$")
     force: bool = False
 
 
@@ -136,12 +135,14 @@ class Job:
     created_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
+    timed_out: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "state": self.state,
             "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
             "argv": self.argv,
             "log": self.log,
             "created_at": self.created_at,
@@ -155,6 +156,16 @@ class Request:
     kind: Literal["finish", "cancel"]
     file: str
     body: FinishRequest | CancelRequest
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -193,17 +204,9 @@ class Channel:
     # -- descriptors -------------------------------------------------------------------------
 
     def create(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        with self._dir() as fd:
-            for sub in SUBDIRS:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(sub, 0o777, dir_fd=fd)
-            with contextlib.suppress(FileExistsError):
-                os.mkdir("requests/claimed", 0o755, dir_fd=fd)
-        # The container may run as another uid than para: let it write its channel.
-        for sub in ("", *SUBDIRS):
-            with contextlib.suppress(OSError):
-                (self.path / sub).chmod(0o777)
+        from para.channel_dirs import create
+
+        create(self.path)
 
     @contextlib.contextmanager
     def _dir(self, sub: str | None = None) -> Iterator[int]:
@@ -413,6 +416,7 @@ class Channel:
                             created_at=command.created_at.isoformat(),
                             started_at=_iso(result.started_at) if result else None,
                             finished_at=_iso(result.finished_at) if result else None,
+                            timed_out=result is not None and result.state == "timeout",
                         ),
                     )
                 )
@@ -474,38 +478,79 @@ class Channel:
     # -- requests ----------------------------------------------------------------------------
 
     def requests(self) -> list[Request]:
-        out: list[Request] = []
+        """Pending requests, oldest first. Claims left by a watcher that died are
+        returned to the queue first (finish and cancel are safe to run again)."""
+        out: list[tuple[float, str, Request]] = []
         if not self.path.is_dir():
-            return out
-        for name in self._names("requests"):
-            if name.startswith(".") or name == "claimed":
-                continue
-            kind = name.partition("-")[0]
-            model: type[BaseModel]
-            if kind == "finish":
-                model = FinishRequest
-            elif kind == "cancel":
-                model = CancelRequest
-            else:
-                self.reject("requests", name, "not a finish-<id>.json or cancel-<id>.json request")
-                continue
-            body = self._json("requests", name, model)
-            if body is not None:
-                out.append(Request(kind=kind, file=name, body=body))  # type: ignore[arg-type]
-        return out
+            return []
+        self._return_stale_claims()
+        with self._dir("requests") as dfd:
+            names = sorted(os.listdir(dfd))  # noqa: PTH208 - by descriptor
+            for name in names:
+                if name == "claimed" or name.startswith((".", "outcome-")):
+                    continue
+                kind = name.partition("-")[0]
+                model: type[BaseModel]
+                if kind == "finish" and name.endswith(".json"):
+                    model = FinishRequest
+                elif kind == "cancel" and name.endswith(".json"):
+                    model = CancelRequest
+                else:
+                    self.reject(
+                        "requests", name, "not a finish-<id>.json or cancel-<id>.json request"
+                    )
+                    continue
+                try:
+                    made = os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mtime
+                except OSError:
+                    continue
+                body = self._json("requests", name, model)
+                if body is not None:
+                    out.append((made, name, Request(kind=kind, file=name, body=body)))  # type: ignore[arg-type]
+        return [request for _made, _name, request in sorted(out, key=lambda x: x[:2])]
+
+    def _return_stale_claims(self) -> None:
+        with self._dir("requests/claimed") as src, self._dir("requests") as dst:
+            for name in os.listdir(src):  # noqa: PTH208 - by descriptor
+                pid_text, _, original = name.partition("-")
+                if not pid_text.isdigit() or not original:
+                    continue
+                if _alive(int(pid_text)):
+                    continue
+                with contextlib.suppress(OSError):
+                    os.rename(name, original, src_dir_fd=src, dst_dir_fd=dst)
 
     def claim(self, request: Request) -> bool:
         """Take a request for this process by renaming it; False if another took it."""
         try:
             with self._dir("requests") as src, self._dir("requests/claimed") as dst:
-                os.rename(request.file, request.file, src_dir_fd=src, dst_dir_fd=dst)
+                os.rename(
+                    request.file, f"{os.getpid()}-{request.file}", src_dir_fd=src, dst_dir_fd=dst
+                )
         except FileNotFoundError:
             return False
         return True
 
-    def release(self, request: Request) -> None:
+    def release(self, request: Request, *, ok: bool, message: str) -> None:
+        """Done with a claimed request; a failure is written back for the session to read
+        (``requests/outcome-<id>.json``), since the session is still there."""
         with contextlib.suppress(OSError, ChannelError), self._dir("requests/claimed") as fd:
-            os.unlink(request.file, dir_fd=fd)
+            os.unlink(f"{os.getpid()}-{request.file}", dir_fd=fd)
+        if not ok and self.path.is_dir():
+            outcome = {
+                "schema_version": 1,
+                "id": request.body.id,
+                "kind": request.kind,
+                "ok": False,
+                "message": message,
+                "at": utcnow().isoformat(),
+            }
+            with contextlib.suppress(OSError, ChannelError):
+                self._write(
+                    "requests",
+                    f"outcome-{request.body.id}.json",
+                    json.dumps(outcome, indent=2).encode() + b"\n",
+                )
 
     # -- runner ------------------------------------------------------------------------------
 

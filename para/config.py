@@ -235,7 +235,6 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
 def load_config(
     repo_root: Path | None,
     *,
-    worktree: Path | None = None,
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
 ) -> LoadedConfig:
@@ -271,10 +270,9 @@ def load_config(
         if raw_project is not None:
             files.append(project_file)
         apply(str(project_file), raw_project)
-        # A worktree's own (committed) docker.json wins; else the main checkout's.
+        # Only the main checkout's: a worktree's copy is writable by its container, which
+        # must not choose the mounts and network of its next container.
         session_file = repo_root / ".para" / "docker.json"
-        if worktree is not None and (worktree / ".para" / "docker.json").exists():
-            session_file = worktree / ".para" / "docker.json"
         raw_session = _read_json(session_file)
         if raw_session is not None:
             files.append(session_file)

@@ -1,8 +1,9 @@
 """The git adapter: worktrees, branches, commits and status, with git errors translated.
 
-Changes to the repository go through GitPython (imported on first use). Read-only queries
-that ``list`` runs once per session (dirty files, ahead/behind) start git directly: they
-are one process each either way, and skipping GitPython's import keeps ``list`` fast.
+Changes to history and branches (commit, rename, delete, reset, worktree removal) go
+through GitPython, imported on first use. Queries, and the steps of ``start`` (which
+``make bench`` measures against a bare ``git worktree add``), run git directly: each is
+one git process either way, and GitPython's import alone costs ~0.1 s.
 
 Git runs with a scrubbed environment. para may be started from a git hook, where variables
 such as GIT_DIR or GIT_INDEX_FILE point at another repository; ``scrub_process_env`` removes
@@ -82,13 +83,45 @@ def run_git(args: Sequence[str], cwd: Path, *, check: bool = True) -> str:
     return proc.stdout
 
 
-def dirty_count(worktree: Path) -> int:
-    """Number of changed, staged or untracked paths in a worktree."""
-    out = run_git(["status", "--porcelain=v1", "--untracked-files=all", "--no-renames"], worktree)
+@dataclass(frozen=True)
+class Worktree:
+    """A session's worktree and its admin directory under ``.git/worktrees``.
+
+    Host git runs in a worktree with ``--git-dir``/``--work-tree`` from here, never by
+    reading the worktree's ``.git`` file: a container can rewrite that file to point at a
+    git directory of its making, whose config (``core.fsmonitor``) git would execute.
+    """
+
+    path: Path
+    admin: Path
+
+    def args(self) -> list[str]:
+        return ["--git-dir", str(self.admin), "--work-tree", str(self.path)]
+
+
+def dirty_count(worktree: Worktree) -> int:
+    """Number of changed, staged or untracked paths in a worktree.
+
+    ``--no-optional-locks``: a read must not rewrite the index (and so never collides
+    with an agent's git in that worktree); untracked directories count once.
+    """
+    out = run_git(
+        [
+            *worktree.args(),
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "--untracked-files=normal",
+            "--no-renames",
+            "--ignore-submodules=dirty",
+        ],
+        worktree.path,
+    )
     return sum(1 for line in out.splitlines() if line)
 
 
 def ahead_behind(cwd: Path, branch: str, base: str) -> tuple[int, int]:
+    """Commits on ``branch`` not in ``base``, and the reverse (branches or commit ids)."""
     out = run_git(["rev-list", "--left-right", "--count", f"{branch}...{base}"], cwd, check=False)
     parts = out.split()
     if len(parts) != 2:
@@ -96,9 +129,28 @@ def ahead_behind(cwd: Path, branch: str, base: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def diff_numstat(worktree: Path) -> tuple[int, int]:
+def branch_tips(cwd: Path) -> dict[str, str]:
+    """Every local branch and its commit id, in one git process."""
+    out = run_git(
+        ["for-each-ref", "--format=%(objectname) %(refname:strip=2)", "refs/heads/"],
+        cwd,
+        check=False,
+    )
+    tips: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, name = line.partition(" ")
+        if name:
+            tips[name] = sha
+    return tips
+
+
+def diff_numstat(worktree: Worktree) -> tuple[int, int]:
     """Lines added and removed in the worktree against HEAD (tracked files)."""
-    out = run_git(["diff", "--numstat", "HEAD"], worktree, check=False)
+    out = run_git(
+        [*worktree.args(), "--no-optional-locks", "diff", "--numstat", "HEAD"],
+        worktree.path,
+        check=False,
+    )
     added = removed = 0
     for line in out.splitlines():
         cols = line.split("\t")
@@ -125,9 +177,12 @@ class Git:
     ``prune`` could delete such a half-made entry.
     """
 
-    def __init__(self, root: Path, worktree_lock: Path | None = None):
+    def __init__(
+        self, root: Path, worktree_lock: Path | None = None, common_dir: Path | None = None
+    ):
         self.root = root
         self.worktree_lock = worktree_lock
+        self.common_dir = common_dir or root / ".git"
         self._repo: gitpython.Repo | None = None
 
     @contextlib.contextmanager
@@ -152,7 +207,12 @@ class Git:
                 raise NotAGitRepository(path=str(self.root)) from exc
         return self._repo
 
+    def _read(self, *args: str, cwd: Path | None = None) -> str:
+        """A query or a worktree change on ``start``'s path: git directly (see module doc)."""
+        return run_git(args, cwd or self.root).rstrip("\n")
+
     def _git(self, *args: str, cwd: Path | None = None, **kwargs: Any) -> str:
+        """A change to history or branches, through GitPython."""
         import git as gitpython
 
         try:
@@ -167,14 +227,14 @@ class Git:
 
     def require_commits(self) -> None:
         try:
-            self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+            self._read("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
         except GitError:
             raise RepositoryHasNoCommits(path=str(self.root)) from None
 
     def resolve(self, ref: str) -> str:
         """Full commit id of ``ref``, or InvalidRef."""
         try:
-            return self._git(
+            return self._read(
                 "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
             )
         except GitError as exc:
@@ -183,20 +243,20 @@ class Git:
     def current_branch(self) -> str | None:
         """The main checkout's branch, or None when HEAD is detached."""
         try:
-            return self._git("symbolic-ref", "--quiet", "--short", "HEAD")
+            return self._read("symbolic-ref", "--quiet", "--short", "HEAD")
         except GitError:
             return None
 
     def branch_exists(self, branch: str) -> bool:
         try:
-            self._git("show-ref", "--verify", "--quiet", f"refs/heads/{branch}")
+            self._read("show-ref", "--verify", "--quiet", f"refs/heads/{branch}")
         except GitError:
             return False
         return True
 
     def check_branch_name(self, branch: str) -> bool:
         try:
-            self._git("check-ref-format", "--branch", branch)
+            self._read("check-ref-format", "--branch", branch)
         except GitError:
             return False
         return True
@@ -211,7 +271,7 @@ class Git:
 
     def branches(self, pattern: str) -> dict[str, str]:
         """Branch name -> commit id for branches matching ``refs/heads/<pattern>``."""
-        out = self._git(
+        out = self._read(
             "for-each-ref", "--format=%(refname:strip=2) %(objectname)", f"refs/heads/{pattern}"
         )
         result: dict[str, str] = {}
@@ -222,7 +282,7 @@ class Git:
 
     def branch_commit(self, branch: str) -> str | None:
         try:
-            return self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
+            return self._read("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
         except GitError:
             return None
 
@@ -233,9 +293,9 @@ class Git:
         check out the existing ``branch``."""
         with self._worktrees_locked():
             if base is None:
-                self._git("worktree", "add", "--", str(path), branch)
+                self._read("worktree", "add", "--quiet", "--", str(path), branch)
             else:
-                self._git("worktree", "add", "-b", branch, "--", str(path), base)
+                self._read("worktree", "add", "--quiet", "-b", branch, "--", str(path), base)
 
     def remove_worktree(self, path: Path, *, force: bool = False) -> None:
         args = ["worktree", "remove"]
@@ -246,10 +306,10 @@ class Git:
 
     def prune_worktrees(self) -> None:
         with self._worktrees_locked():
-            self._git("worktree", "prune")
+            self._read("worktree", "prune")
 
     def worktrees(self) -> list[WorktreeEntry]:
-        out = self._git("worktree", "list", "--porcelain")
+        out = self._read("worktree", "list", "--porcelain")
         entries: list[WorktreeEntry] = []
         fields: dict[str, str] = {}
 
@@ -283,36 +343,54 @@ class Git:
 
     # -- changes ----------------------------------------------------------------------------
 
+    def admin_dir(self, worktree: Path) -> Path | None:
+        """The admin directory git keeps for ``worktree`` (found from git's side)."""
+        wanted = str(worktree / ".git")
+        base = self.common_dir / "worktrees"
+        try:
+            entries = sorted(base.iterdir())
+        except OSError:
+            return None
+        for entry in entries:
+            try:
+                if (entry / "gitdir").read_text(encoding="utf-8").strip() == wanted:
+                    return entry
+            except OSError:
+                continue
+        return None
+
     def commit_all(
-        self, worktree: Path, message: str, *, stage: bool = True, no_verify: bool = False
+        self, worktree: Worktree, message: str, *, stage: bool = True, no_verify: bool = False
     ) -> str | None:
         """Stage everything (when ``stage``) and commit; the new commit id, or None if clean.
 
         ``no_verify`` skips the user's hooks: para's own safekeeping commit at cancel must not
         be blocked by a hook that checks work in progress."""
+        at = worktree.args()
         if stage:
-            self._git("add", "--all", cwd=worktree)
-        staged = self._git("diff", "--cached", "--name-only", cwd=worktree)
+            self._git(*at, "add", "--all", cwd=worktree.path)
+        staged = self._git(*at, "diff", "--cached", "--name-only", cwd=worktree.path)
         if not staged:
             return None
         self._git(
+            *at,
             "commit",
             "--quiet",
             *(["--no-verify"] if no_verify else []),
             "-m",
             message,
-            cwd=worktree,
+            cwd=worktree.path,
         )
-        return self._git("rev-parse", "HEAD", cwd=worktree)
+        return self._git(*at, "rev-parse", "HEAD", cwd=worktree.path)
 
-    def reset_mixed(self, worktree: Path, ref: str) -> None:
-        self._git("reset", "--quiet", "--mixed", ref, cwd=worktree)
+    def reset_mixed(self, worktree: Worktree, ref: str) -> None:
+        self._git(*worktree.args(), "reset", "--quiet", "--mixed", ref, cwd=worktree.path)
 
-    def head_of(self, worktree: Path) -> str:
-        return self._git("rev-parse", "HEAD", cwd=worktree)
+    def head_of(self, worktree: Worktree) -> str:
+        return self._read(*worktree.args(), "rev-parse", "HEAD", cwd=worktree.path)
 
     def parent_of(self, commit: str) -> str | None:
         try:
-            return self._git("rev-parse", "--verify", "--quiet", f"{commit}^")
+            return self._read("rev-parse", "--verify", "--quiet", f"{commit}^")
         except GitError:
             return None

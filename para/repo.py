@@ -6,21 +6,34 @@ where ``git rev-parse`` costs a process. Layouts we do not understand fall back 
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-from para.errors import NotAGitRepository
 
-
-@dataclass(frozen=True)
 class Repo:
-    """Paths of one repository: the main checkout and where para keeps its files."""
+    """Paths of one repository: the main checkout and where para keeps its files.
 
-    root: Path
-    common_dir: Path
+    A plain class rather than a dataclass: ``docker exec``'s fast path imports this
+    module, and dataclasses costs ~10 ms to import.
+    """
+
+    __slots__ = ("common_dir", "root")
+
+    def __init__(self, root: Path, common_dir: Path):
+        self.root = root
+        self.common_dir = common_dir
+
+    def __repr__(self) -> str:
+        return f"Repo(root={self.root!r}, common_dir={self.common_dir!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Repo) and (self.root, self.common_dir) == (
+            other.root,
+            other.common_dir,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.common_dir))
 
     @property
     def para_dir(self) -> Path:
@@ -49,6 +62,8 @@ class Repo:
     @property
     def repo_id(self) -> str:
         """Short stable id of the repository: names its containers and networks."""
+        import hashlib
+
         return hashlib.sha256(str(self.root).encode()).hexdigest()[:10]
 
 
@@ -76,6 +91,15 @@ def _common_dir(gitdir: Path) -> Path:
 def discover(start: Path | None = None) -> Repo:
     """The repository containing ``start`` (default: cwd); inside a worktree, its main checkout."""
     here = (start or Path.cwd()).resolve()
+    # Inside <root>/.para/worktrees/NAME the root is known from the path itself: a
+    # session's .git file is writable by its container, so it is not asked first.
+    parts = here.parts
+    for i in range(len(parts) - 2, 0, -1):
+        if parts[i] == ".para" and parts[i + 1] == "worktrees":
+            root = Path(*parts[:i])
+            if (root / ".git").is_dir():
+                return Repo(root=root, common_dir=root / ".git")
+            break
     for candidate in (here, *here.parents):
         dotgit = candidate / ".git"
         if dotgit.is_dir():
@@ -92,6 +116,8 @@ def discover(start: Path | None = None) -> Repo:
 
 
 def _discover_with_git(here: Path) -> Repo:
+    import subprocess
+
     from para.git import scrubbed_env
 
     proc = subprocess.run(
@@ -104,6 +130,8 @@ def _discover_with_git(here: Path) -> Repo:
     )
     lines = proc.stdout.splitlines()
     if proc.returncode != 0 or len(lines) != 2:
+        from para.errors import NotAGitRepository  # errors import click: only when needed
+
         raise NotAGitRepository(path=str(here))
     common, top = Path(lines[0]), Path(lines[1])
     root = common.parent if common.name == ".git" else top

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -20,11 +21,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import ValidationError
+
 from para import git as gitmod
 from para.config import Config
 from para.errors import (
     AmbiguousSession,
     BranchExists,
+    ChannelError,
     DirtyWorktree,
     EngineUnavailable,
     GitError,
@@ -39,7 +43,7 @@ from para.state import BadRecord, ContainerRef, SessionRecord, StateStore, utcno
 
 if TYPE_CHECKING:
     from para.channel import Channel, QueuedCommand
-    from para.docker.manager import ContainerOptions
+    from para.docker.options import ContainerOptions
     from para.git import Git
     from para.repo import Repo
 
@@ -128,6 +132,7 @@ class SessionView:
             "behind": self.behind,
             "container": container,
             "report": self.report if self.report is not None else rec.report,
+            "last_request": rec.last_request,
             "problems": list(self.problems),
         }
 
@@ -182,6 +187,17 @@ class SessionManager:
 
     def worktree_for(self, name: str) -> Path:
         return self.worktrees_dir / name
+
+    def worktree_ref(self, rec: SessionRecord) -> gitmod.Worktree:
+        """The worktree with the admin dir para recorded (git's, not the worktree's word)."""
+        path = Path(rec.worktree)
+        admin = Path(rec.git_admin) if rec.git_admin else self.git.admin_dir(path)
+        if admin is None:
+            raise WorktreeError(
+                problem=f"git has no worktree entry for {path}",
+                hint="para clean repairs a worktree deleted by hand",
+            )
+        return gitmod.Worktree(path, admin)
 
     def resolve(
         self,
@@ -309,12 +325,14 @@ class SessionManager:
             self.git.add_worktree(worktree, branch, base_commit)
             undo.callback(self._undo_worktree, worktree, branch)
             self._copy_includes(worktree)
+            admin = self.git.admin_dir(worktree.resolve())
             record = SessionRecord(
                 name=name,
                 branch=branch,
                 base=base_name,
                 base_commit=base_commit,
                 worktree=str(worktree.resolve()),
+                git_admin=str(admin) if admin else None,
                 created_at=utcnow(),
             )
             self._prepare_channel(record, undo)
@@ -407,7 +425,9 @@ class SessionManager:
         path = self.repo.channels_dir / record.name
         if path.exists() or path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
-        self.channel(record.name).create()
+        from para.channel_dirs import create
+
+        create(path)
         undo.callback(shutil.rmtree, path, True)
 
     def session_env(self, record: SessionRecord) -> dict[str, str]:
@@ -484,10 +504,19 @@ class SessionManager:
         if progress is not None:
             current, total = progress
             data["progress"] = Progress(current=current, total=total, message=message)
-        elif message is not None and data.get("progress"):
-            data["progress"] = {**dict(data["progress"]), "message": message}
+        elif message is not None:
+            data["progress"] = {**dict(data.get("progress") or {}), "message": message}
         data.update(session=name, timestamp=utcnow(), schema_version=1)
-        status = Status.model_validate(data)
+        try:
+            status = Status.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise ChannelError(
+                problem=f"invalid report: {problems}",
+                hint="shorten or fix the values (see docs/channel.md)",
+            ) from exc
         channel.write_status(status)
         return status.model_dump(mode="json")
 
@@ -498,6 +527,8 @@ class SessionManager:
         *,
         agent: list[str] | None = None,
         docker: ContainerOptions | None = None,
+        base: str | None = None,
+        fallback: bool = False,
     ) -> tuple[SessionRecord, QueuedCommand]:
         """Start a session and run the agent command in it, detached; output in the channel."""
         command = agent or self.config.agent.command
@@ -509,7 +540,7 @@ class SessionManager:
         argv = [part.replace("{prompt}", prompt) for part in command]
         if not any("{prompt}" in part for part in command):
             argv.append(prompt)
-        record = self.start(name, docker=docker)
+        record = self.start(name, base=base, docker=docker, fallback=fallback)
         job = self.channel(record.name).enqueue(argv)
         if record.container is None:
             self._spawn_host_runner(record)
@@ -583,8 +614,9 @@ class SessionManager:
 
         worktree = Path(rec.worktree)
         if worktree.is_dir() and self.git.registered_worktree(worktree) is not None:
-            self.git.commit_all(worktree, message, stage=self.config.auto_stage)
-            left = gitmod.dirty_count(worktree)
+            ref = self.worktree_ref(rec)
+            self.git.commit_all(ref, message, stage=self.config.auto_stage)
+            left = gitmod.dirty_count(ref)
             if left:
                 raise DirtyWorktree(
                     name=name,
@@ -673,7 +705,7 @@ class SessionManager:
             )
         worktree = Path(rec.worktree)
         present = worktree.is_dir() and self.git.registered_worktree(worktree) is not None
-        dirty = gitmod.dirty_count(worktree) if present else 0
+        dirty = gitmod.dirty_count(self.worktree_ref(rec)) if present else 0
         if dirty and not force and rec.pending != "cancel":
             question = (
                 f"session {name!r} has {dirty} uncommitted change(s); archive them and cancel?"
@@ -691,7 +723,7 @@ class SessionManager:
         wip = rec.wip_commit
         if present and dirty:
             wip = self.git.commit_all(
-                worktree,
+                self.worktree_ref(rec),
                 f"para: uncommitted work of session {name} at cancel",
                 stage=True,
                 no_verify=True,
@@ -758,11 +790,13 @@ class SessionManager:
                 undo.callback(self.git.rename_branch, rec.branch, source)
             self.git.add_worktree(worktree, rec.branch, None)
             undo.callback(self._undo_checkout, worktree)
-            tip = self.git.head_of(worktree)
+            admin = self.git.admin_dir(worktree.resolve())
+            ref = gitmod.Worktree(worktree, admin) if admin else self.worktree_ref(rec)
+            tip = self.git.head_of(ref)
             if rec.wip_commit and tip == rec.wip_commit:
                 parent = self.git.parent_of(tip)
                 if parent:
-                    self.git.reset_mixed(worktree, parent)
+                    self.git.reset_mixed(ref, parent)
             updated = rec.model_copy(
                 update={
                     "status": "active",
@@ -774,14 +808,17 @@ class SessionManager:
                     "message": None,
                     "container": None,
                     "previous_container": None,
+                    "git_admin": str(ref.admin),
                 }
             )
             self._prepare_channel(updated, undo)
             if previous is not None:
-                from para.docker.manager import ContainerOptions
+                from para.docker.options import ContainerOptions
 
-                ref = self.containers.create_for(updated, ContainerOptions.from_ref(previous), undo)
-                updated = updated.model_copy(update={"container": ref})
+                made = self.containers.create_for(
+                    updated, ContainerOptions.from_ref(previous), undo
+                )
+                updated = updated.model_copy(update={"container": made})
             self.store.write(updated)
             undo.pop_all()
         return updated
@@ -808,9 +845,12 @@ class SessionManager:
         """Git facts for each record, gathered in parallel (each is one git process)."""
         if not records:
             return []
+        tips = gitmod.branch_tips(self.repo.root)
+        cache = _AheadBehindCache(self.repo.state_dir / "cache" / "ahead-behind.json")
         workers = min(8, len(records))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            views = list(pool.map(self._view, records))
+            views = list(pool.map(lambda r: self._view(r, tips, cache), records))
+        cache.save()
         with_containers = [r for r in records if r.container is not None]
         if with_containers and self._containers is not None:
             states = self.containers.states(with_containers)
@@ -819,7 +859,12 @@ class SessionManager:
                     view.container_state = states[view.name]
         return views
 
-    def _view(self, rec: SessionRecord) -> SessionView:
+    def _view(
+        self,
+        rec: SessionRecord,
+        tips: dict[str, str] | None = None,
+        cache: _AheadBehindCache | None = None,
+    ) -> SessionView:
         view = SessionView(record=rec)
         worktree = Path(rec.worktree)
         branch = (
@@ -833,7 +878,7 @@ class SessionManager:
                 )
             else:
                 try:
-                    view.dirty = gitmod.dirty_count(worktree)
+                    view.dirty = gitmod.dirty_count(self.worktree_ref(rec))
                 except ParaError as exc:
                     view.problems.append(f"git status failed: {exc.message}")
             status = self.channel(rec.name).status() if view.worktree_exists else None
@@ -841,7 +886,20 @@ class SessionManager:
                 view.report = status.model_dump(mode="json")
         else:
             view.worktree_exists = worktree.exists()
-        view.ahead, view.behind = gitmod.ahead_behind(self.repo.root, branch, rec.base_commit)
+        tips = tips if tips is not None else gitmod.branch_tips(self.repo.root)
+        # Against the base branch as it is now (behind = what it gained since), or the
+        # commit the session started from when the base was not a branch.
+        tip = tips.get(branch)
+        base = tips.get(rec.base, rec.base_commit)
+        if tip is None:
+            return view
+        key = f"{tip}...{base}"
+        counts = cache.get(key) if cache is not None else None
+        if counts is None:
+            counts = gitmod.ahead_behind(self.repo.root, tip, base)
+            if cache is not None:
+                cache.put(key, counts)
+        view.ahead, view.behind = counts
         return view
 
     def view(self, name: str, *, detailed: bool = False) -> SessionView:
@@ -908,7 +966,8 @@ class SessionManager:
         for path, entry in sorted(registered.items()):
             if entry.prunable or not _under(path, base) or path in known:
                 continue
-            if gitmod.dirty_count(path):
+            admin = self.git.admin_dir(path)
+            if admin is None or gitmod.dirty_count(gitmod.Worktree(path, admin)):
                 act(
                     "worktree",
                     str(path),
@@ -933,6 +992,16 @@ class SessionManager:
                         "not a git worktree: left alone (remove it by hand if you do not need it)",
                         None,
                     )
+
+        homes = self.repo.state_dir / "homes"
+        for home in sorted(homes.glob("*")) if homes.is_dir() else []:
+            if home.name not in active:
+                act(
+                    "home",
+                    str(home),
+                    "no active session; removing its container HOME",
+                    functools.partial(shutil.rmtree, home),
+                )
 
         for channel in (
             sorted(self.repo.channels_dir.glob("*")) if self.repo.channels_dir.is_dir() else []
@@ -999,3 +1068,36 @@ def _under(path: Path, parent: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+class _AheadBehindCache:
+    """Ahead/behind counts by (branch tip, base tip): they only change when a tip moves,
+    so a steady ``list`` runs no rev-list at all. Advisory: lost or stale is harmless."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.used: dict[str, tuple[int, int]] = {}
+        self.changed = False
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            self.known = {k: (int(v[0]), int(v[1])) for k, v in raw.items()}
+        except (OSError, ValueError, TypeError, IndexError, AttributeError):
+            self.known = {}
+
+    def get(self, key: str) -> tuple[int, int] | None:
+        value = self.known.get(key)
+        if value is not None:
+            self.used[key] = value
+        return value
+
+    def put(self, key: str, value: tuple[int, int]) -> None:
+        self.used[key] = value
+        self.changed = True
+
+    def save(self) -> None:
+        if not self.changed and len(self.used) == len(self.known):
+            return
+        with contextlib.suppress(OSError):
+            from para.state import write_atomic
+
+            write_atomic(self.path, json.dumps(self.used).encode())

@@ -50,6 +50,7 @@ class ContainerRef(_Record):
     ports: dict[str, int] = Field(default_factory=dict)
     workdir: str = "/workspace"
     user: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class SessionRecord(_Record):
@@ -59,6 +60,7 @@ class SessionRecord(_Record):
     base: str
     base_commit: str
     worktree: str
+    git_admin: str | None = None
     created_at: datetime
     status: SessionStatus = "active"
     container: ContainerRef | None = None

@@ -59,7 +59,7 @@ class Watcher:
                 if not channel.claim(request):
                     continue  # another watcher has it
                 outcome = self._carry_out(record.name, request)
-                channel.release(request)
+                channel.release(request, ok=outcome.ok, message=outcome.message)
                 self._record(outcome)
                 outcomes.append(outcome)
                 if outcome.ok:

@@ -308,3 +308,99 @@ def test_job_ids_with_path_parts_are_rejected(repo: Path, para: Para, tmp_path: 
     assert victim.read_text() == "{}"
     reasons = " ".join(p.read_text() for p in (ch / "rejected").glob("*.reason"))
     assert "job file" in reasons and "does not match the schema" in reasons
+
+
+def test_helpers_refuse_malformed_progress(repo: Path, para: Para) -> None:
+    para("start", "p")
+    bin_dir = install_helpers(repo / ".para" / "state")
+    env = {**os.environ, "PARA_CHANNEL": str(channel_of(repo, "p")), "PARA_SESSION": "p"}
+    for bad in ("/5", "3/", "x/5", "3-5"):
+        proc = subprocess.run(
+            ["sh", str(bin_dir / "para-status"), "--progress", bad],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 2, bad
+    subprocess.run(
+        ["sh", str(bin_dir / "para-status"), "--message", "thinking"], env=env, check=True
+    )
+    report = para.json("status", "p", "--json")["report"]
+    assert report["progress"] == {"current": None, "total": None, "message": "thinking"}
+
+
+def test_report_too_long_is_a_clear_error(repo: Path, para: Para) -> None:
+    para("start", "r")
+    result = para.fails("report", "r", "--task", "x" * 3000)
+    assert "invalid report" in result.stderr and "task" in result.stderr
+
+
+def test_fractional_timeout_and_timed_out_flag(repo: Path, tmp_path: Path) -> None:
+    channel = Channel(tmp_path / "ch", "s")
+    channel.create()
+    job = channel.enqueue(["sh", "-c", "sleep 0.2; echo made-it"], timeout=1.5)
+    slow = channel.enqueue(["sleep", "20"], timeout=0.5)
+    runner = install_helpers(repo / ".para" / "state") / "para-runner"
+    subprocess.run(
+        ["sh", str(runner), "--drain"],
+        env={**os.environ, "PARA_CHANNEL": str(channel.path)},
+        check=True,
+        timeout=60,
+    )
+    jobs = {j.id: j for j in channel.jobs()}
+    assert jobs[job.id].exit_code == 0 and not jobs[job.id].timed_out
+    assert jobs[slow.id].timed_out and jobs[slow.id].exit_code != 0
+
+
+def test_failed_request_outcome_is_visible_to_the_session(repo: Path, para: Para) -> None:
+    para("start", "o")
+    git(repo, "branch", "taken")
+    ch = channel_of(repo, "o") / "requests"
+    (ch / "finish-abc.json").write_text(
+        json.dumps({"schema_version": 1, "id": "abc", "message": "m", "branch": "taken"})
+    )
+    line = para("watch", "--once", "--json").stdout
+    assert line.count("\n") == 1  # one JSON line per outcome
+    outcome = json.loads((ch / "outcome-abc.json").read_text())
+    assert outcome["ok"] is False and "already exists" in outcome["message"]
+    assert para.json("status", "o", "--json")["last_request"]["id"] == "abc"
+
+
+def test_stale_claim_is_retried(repo: Path, para: Para) -> None:
+    para("start", "st")
+    (repo / ".para" / "worktrees" / "st" / "f").write_text("x")
+    claimed = channel_of(repo, "st") / "requests" / "claimed"
+    (claimed / "999999999-finish-zzz.json").write_text(
+        json.dumps({"schema_version": 1, "id": "zzz", "message": "retried"})
+    )
+    out = para.json("watch", "--once", "--json")
+    assert out["ok"] is True
+    assert git(repo, "log", "-1", "--format=%s", "para/st") == "retried"
+
+
+def test_requests_need_valid_ids_and_names(repo: Path, para: Para) -> None:
+    para("start", "v")
+    ch = channel_of(repo, "v") / "requests"
+    (ch / "cancel-x").write_text(json.dumps({"schema_version": 1, "id": "x", "force": True}))
+    (ch / "cancel-y.json").write_text(
+        json.dumps({"schema_version": 1, "id": "../y", "force": True})
+    )
+    assert para("watch", "--once").stdout == ""
+    assert para.json("status", "v", "--json")["status"] == "active"
+
+
+def test_jobs_id_alone_from_inside_the_session(
+    repo: Path, para: Para, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    para("start", "j")
+    job = Channel(channel_of(repo, "j"), "j").enqueue(["true"])
+    monkeypatch.chdir(repo / ".para" / "worktrees" / "j")
+    assert para.json("docker", "jobs", job.id, "--json")["id"] == job.id
+
+
+def test_channel_is_private_to_the_user(repo: Path, para: Para) -> None:
+    para("start", "priv")
+    for path in [channel_of(repo, "priv"), *channel_of(repo, "priv").rglob("*")]:
+        if path.is_dir():
+            assert path.stat().st_mode & 0o077 == 0, path

@@ -49,11 +49,14 @@ def test_worktree_branch_and_commit_cycle(repo: Path) -> None:
     g.add_worktree(wt, "para/a", base)
     assert g.branch_exists("para/a")
     assert g.registered_worktree(wt) is not None
+    admin = g.admin_dir(wt.resolve())
+    assert admin is not None and admin.parent == repo / ".git" / "worktrees"
+    ref = gitmod.Worktree(wt, admin)
     (wt / "f.txt").write_text("x")
-    assert gitmod.dirty_count(wt) == 1
-    sha = g.commit_all(wt, "add f")
-    assert sha and gitmod.dirty_count(wt) == 0
-    assert g.commit_all(wt, "nothing") is None
+    assert gitmod.dirty_count(ref) == 1
+    sha = g.commit_all(ref, "add f")
+    assert sha and gitmod.dirty_count(ref) == 0
+    assert g.commit_all(ref, "nothing") is None
     assert gitmod.ahead_behind(repo, "para/a", base) == (1, 0)
     g.rename_branch("para/a", "para/b")
     assert git(wt, "branch", "--show-current") == "para/b"
@@ -79,3 +82,22 @@ def test_repository_without_commits(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q")
     with pytest.raises(RepositoryHasNoCommits):
         Git(tmp_path).require_commits()
+
+
+def test_host_git_ignores_a_rewritten_worktree_git_file(repo: Path, tmp_path: Path) -> None:
+    """A container can rewrite its worktree's .git file to point at a git dir of its own
+    with core.fsmonitor set; para's git must neither follow it nor run that command."""
+    g = Git(repo)
+    wt = repo.parent / "wt2"
+    g.add_worktree(wt, "para/b", g.resolve("HEAD"))
+    admin = g.admin_dir(wt.resolve())
+    assert admin is not None
+    evil = tmp_path / "evil"
+    git(tmp_path, "init", "-q", str(evil))
+    marker = tmp_path / "fsmonitor-ran"
+    git(evil, "config", "core.fsmonitor", f"touch {marker}; false")
+    (wt / ".git").write_text(f"gitdir: {evil / '.git'}\n")
+    (wt / "new.txt").write_text("x")
+    assert gitmod.dirty_count(gitmod.Worktree(wt, admin)) >= 1
+    assert not marker.exists()
+    assert g.admin_dir(wt.resolve()) == admin  # found from git's side, not the .git file

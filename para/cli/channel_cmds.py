@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import time
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,7 @@ def watch(ctx: click.Context, once: bool, interval: float, as_json: bool) -> Non
     while True:
         for outcome in watcher.run_once():
             if as_json:
-                render.echo_json(outcome.to_json())
+                click.echo(json.dumps(outcome.to_json()))
             else:
                 mark = "ok" if outcome.ok else "failed"
                 click.echo(f"[{mark}] {outcome.session} {outcome.kind}: {outcome.message}")
@@ -83,6 +84,7 @@ def watch(ctx: click.Context, once: bool, interval: float, as_json: bool) -> Non
 @click.command()
 @click.argument("name")
 @click.argument("prompt")
+@click.option("--base", metavar="REF", help="Branch, tag or commit to start from (default: HEAD).")
 @click.option(
     "--agent",
     metavar="CMD",
@@ -104,6 +106,7 @@ def dispatch(
     name: str,
     prompt: str,
     agent: str | None,
+    base: str | None,
     docker: bool | None,
     as_json: bool,
     **kwargs: Any,
@@ -111,14 +114,15 @@ def dispatch(
     """Start a session and run an agent in it with PROMPT, detached."""
     app = _app(ctx)
     options = build_options(kwargs)
-    wanted = docker is True or (
-        docker is None and (any_container_option(options) or app.config.docker.enabled)
-    )
+    explicit = docker is True or (docker is None and any_container_option(options))
+    wanted = explicit or (docker is None and app.config.docker.enabled)
     record, job = app.sessions.dispatch(
         name,
         prompt,
         agent=shlex.split(agent) if agent else None,
         docker=options if wanted else None,
+        base=base,
+        fallback=wanted and not explicit and app.config.docker.fallback == "host",
     )
     if as_json:
         render.echo_json({"session": app.sessions.view(record.name).to_json(), "job": job.id})

@@ -78,6 +78,12 @@ def stop(ctx: click.Context, name: str | None) -> None:
     is_flag=True,
     help="Queue the command in the session and print its job id (see: para docker jobs).",
 )
+@click.option(
+    "--timeout",
+    type=float,
+    metavar="SECONDS",
+    help="With --detach: stop the command after this long.",
+)
 @click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="Set a variable.")
 @click.option("-w", "--workdir", metavar="DIR", help="Working directory in the container.")
 @click.pass_context
@@ -86,6 +92,7 @@ def exec(
     words: tuple[str, ...],
     all_: bool,
     detach: bool,
+    timeout: float | None,
     env: tuple[str, ...],
     workdir: str | None,
 ) -> None:
@@ -107,8 +114,19 @@ def exec(
         raise click.UsageError("no command given: para docker exec [NAME] -- CMD...")
     from para.cli.exec_cmd import run_exec
 
+    if timeout is not None and not detach:
+        raise click.UsageError("--timeout goes with --detach")
     ctx.exit(
-        run_exec(_app(ctx), name, argv, all_=all_, detach=detach, env=list(env), workdir=workdir)
+        run_exec(
+            _app(ctx),
+            name,
+            argv,
+            all_=all_,
+            detach=detach,
+            env=list(env),
+            workdir=workdir,
+            timeout=timeout,
+        )
     )
 
 

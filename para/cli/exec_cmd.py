@@ -23,6 +23,7 @@ def run_exec(
     detach: bool,
     env: list[str],
     workdir: str | None,
+    timeout: float | None = None,
 ) -> int:
     """Run and return the exit code para should exit with."""
     from para.docker.manager import parse_env_pairs
@@ -42,7 +43,9 @@ def run_exec(
 
         if record.container is None:
             raise ContainerNotFound(name=record.name)
-        job = app.sessions.channel(record.name).enqueue(argv, env=variables, cwd=workdir)
+        job = app.sessions.channel(record.name).enqueue(
+            argv, env=variables, cwd=workdir, timeout=timeout
+        )
         click.echo(job.id)
         return 0
     stdin = sys.stdin.buffer
@@ -62,7 +65,12 @@ def run_exec(
 
 def show_jobs(app: App, name: str | None, job_id: str | None, *, wait: bool, as_json: bool) -> int:
     """List jobs, or one job's log; with ``wait``, until it ends (exit code = the job's)."""
+    from para.channel import ID_PATTERN
+    from para.errors import ChannelError
+
     sessions = app.sessions
+    if job_id is None and name and not app.store.exists(name) and ID_PATTERN.fullmatch(name):
+        name, job_id = None, name  # `para docker jobs ID` from inside a session
     record = app.store.read(sessions.resolve(name, command="docker jobs"))
     channel = sessions.channel(record.name)
 
@@ -72,10 +80,18 @@ def show_jobs(app: App, name: str | None, job_id: str | None, *, wait: bool, as_
         state = app.docker.states([record]).get(record.name, {}).get("state")
         return state == "running"
 
+    def stopped() -> ChannelError:
+        return ChannelError(
+            problem=f"the container of session {record.name} is not running: "
+            "queued jobs wait for it",
+            hint=f"para docker start {record.name}",
+        )
+
     if job_id is None:
-        if wait:
-            while any(j.state in ("pending", "running") for j in channel.jobs()):
-                time.sleep(0.2)
+        while wait and any(j.state in ("pending", "running") for j in channel.jobs()):
+            if not alive():
+                raise stopped()
+            time.sleep(0.2)
         jobs = channel.jobs(runner_alive=alive())
         if as_json:
             render.echo_json([j.to_json() for j in jobs])
@@ -84,7 +100,8 @@ def show_jobs(app: App, name: str | None, job_id: str | None, *, wait: bool, as_
         else:
             for job in jobs:
                 code = "" if job.exit_code is None else f" exit {job.exit_code}"
-                click.echo(f"{job.id}  {job.state:<11}{code:<9} {' '.join(job.argv)}")
+                note = " (timed out)" if job.timed_out else ""
+                click.echo(f"{job.id}  {job.state:<11}{code:<9} {' '.join(job.argv)}{note}")
         return 0
     offset = 0
     job = channel.job(job_id, runner_alive=alive())
@@ -96,15 +113,15 @@ def show_jobs(app: App, name: str | None, job_id: str | None, *, wait: bool, as_
                 sys.stdout.buffer.flush()
         if not wait or job.state in ("done", "interrupted"):
             break
+        if not alive():
+            raise stopped()
         time.sleep(0.2)
         job = channel.job(job_id, runner_alive=alive())
-    if not as_json:
-        data, offset = channel.log_chunks(job_id, offset)
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
     if as_json:
         render.echo_json(job.to_json())
     if job.state == "interrupted":
         click.echo(f"job {job_id} was interrupted (the container stopped)", err=True)
         return 1
+    if job.timed_out:
+        click.echo(f"job {job_id} was stopped: it ran past its timeout", err=True)
     return job.exit_code if (wait and job.exit_code is not None) else 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ def _crash_log_dir(ctx: click.Context) -> Path:
 
 
 def write_crash_log(ctx: click.Context, exc: BaseException) -> Path | None:
+    import traceback
+
     text = "".join(traceback.format_exception(exc))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     try:
@@ -68,6 +69,8 @@ class ParaGroup(click.Group):
             raise Interrupted() from None
         except Exception as exc:
             if os.environ.get("PARA_DEBUG") == "1":
+                import traceback
+
                 traceback.print_exc()
             path = write_crash_log(ctx, exc)
             where = f"traceback saved to {path}" if path else "traceback could not be saved"

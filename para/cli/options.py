@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from para.docker.manager import ContainerOptions
+    from para.docker.options import ContainerOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,7 +48,7 @@ def container_options(func: F) -> F:
 
 def build_options(kwargs: dict[str, Any]) -> ContainerOptions:
     """Take the container options out of a command's keyword arguments."""
-    from para.docker.manager import ContainerOptions
+    from para.docker.options import ContainerOptions
 
     return ContainerOptions(
         image=kwargs.pop("image"),

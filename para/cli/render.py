@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from para.docker.service import PullProgress
     from para.session import SessionView
     from para.state import BadRecord
@@ -32,12 +30,23 @@ def warn_bad_records(bad: Iterable[BadRecord]) -> None:
         warn(f"skipping unreadable session record {item.path}: {item.reason}")
 
 
-def console() -> Console:
-    from rich.console import Console
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Columns padded to their widest cell; the header bold on a terminal.
 
-    if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(highlight=False, width=200, no_color=True)
+    Plain formatting rather than rich's Table: for 100 sessions rich spends ~150 ms
+    measuring and rendering, more than list spends on git.
+    """
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    head = line(headers)
+    click.echo(click.style(head, bold=True) if sys.stdout.isatty() else head)
+    for row in rows:
+        click.echo(line(row))
 
 
 def age(when: str | datetime | None, now: datetime | None = None) -> str:
@@ -79,26 +88,23 @@ def report_cell(report: dict[str, Any] | None) -> str:
 
 
 def session_table(views: Sequence[SessionView]) -> None:
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("NAME", "STATUS", "BRANCH", "AHEAD", "DIRTY", "CONTAINER", "REPORT", "AGE"):
-        table.add_column(column)
+    rows = []
     for view in views:
         data = view.to_json()
         status = data["status"] if not data["problems"] else f"{data['status']} (!)"
-        ahead = f"+{data['ahead']}/-{data['behind']}"
-        table.add_row(
-            data["name"],
-            status,
-            data["branch"],
-            ahead,
-            str(data["dirty"]),
-            container_cell(data["container"]),
-            report_cell(data["report"]),
-            age(data["created_at"]),
+        rows.append(
+            [
+                data["name"],
+                status,
+                data["branch"],
+                f"+{data['ahead']}/-{data['behind']}",
+                str(data["dirty"]),
+                container_cell(data["container"]),
+                report_cell(data["report"]),
+                age(data["created_at"]),
+            ]
         )
-    console().print(table)
+    table(("NAME", "STATUS", "BRANCH", "AHEAD", "DIRTY", "CONTAINER", "REPORT", "AGE"), rows)
     for view in views:
         for problem in view.problems:
             warn(f"{view.name}: {problem}")
@@ -153,22 +159,20 @@ def session_detail(view: SessionView) -> None:
 
 
 def container_table(rows: Sequence[dict[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("SESSION", "CONTAINER", "STATE", "IMAGE", "PORTS", "NOTE"):
-        table.add_column(column)
+    lines = []
     for row in rows:
         ports = ", ".join(f"{c}->{h}" for c, h in (row.get("ports") or {}).items()) or "-"
-        table.add_row(
-            row["session"],
-            row["name"],
-            container_cell(row),
-            row["image"],
-            ports,
-            "orphan (para docker cleanup)" if row.get("orphan") else "",
+        lines.append(
+            [
+                row["session"],
+                row["name"],
+                container_cell(row),
+                row["image"],
+                ports,
+                "orphan (para docker cleanup)" if row.get("orphan") else "",
+            ]
         )
-    console().print(table)
+    table(("SESSION", "CONTAINER", "STATE", "IMAGE", "PORTS", "NOTE"), lines)
 
 
 def container_detail(data: dict[str, Any]) -> None:
@@ -181,7 +185,13 @@ def container_detail(data: dict[str, Any]) -> None:
     if data.get("exit_code") not in (None, 0) and data.get("state") != "running":
         rows.append(("exit code", data["exit_code"]))
     if data.get("oom_killed"):
-        rows.append(("oom", "killed for running out of memory (raise --memory)"))
+        rows.append(
+            (
+                "oom",
+                "a process was killed for running out of memory since the container "
+                "started (raise --memory)",
+            )
+        )
     limits = data.get("limits") or {}
     if limits:
         memory = limits.get("memory")

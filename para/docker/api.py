@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, urlencode
+
+# Annotations only; not importing typing keeps docker exec's fast path fast.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 _MAX_HEADER = 64 * 1024
 
@@ -32,18 +34,29 @@ class ConnectionFailed(Exception):
     """The socket could not be reached."""
 
 
-@dataclass
 class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes):
+        self.status = status
+        self.headers = headers
+        self.body = body
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
 
 
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
 def quote_path(value: str) -> str:
-    return quote(value, safe="")
+    """Percent-encode everything but unreserved characters (urllib.parse, hand-rolled:
+    importing it costs ~3 ms of ``docker exec``'s fast path)."""
+    return "".join(c if c in _SAFE else "".join(f"%{b:02X}" for b in c.encode()) for c in value)
+
+
+def urlencode(params: dict[str, Any]) -> str:
+    return "&".join(f"{quote_path(str(k))}={quote_path(str(v))}" for k, v in params.items())
 
 
 class UnixAPI:

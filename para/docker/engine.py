@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import select
 import socket
-import struct
-import sys
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO, Protocol
 
@@ -31,6 +26,7 @@ from para.docker.service import (
     NetworkInfo,
     PullProgress,
 )
+from para.docker.stream import demultiplex, pump_multiplexed, pump_tty
 from para.errors import (
     ContainerError,
     EngineUnavailable,
@@ -151,8 +147,11 @@ def sdk_client(endpoint: Endpoint, env: Mapping[str, str]) -> Any:
     import docker
 
     try:
-        if endpoint.source == "DOCKER_HOST":
-            return docker.from_env(version="auto", environment=dict(env)).api
+        if endpoint.source in ("DOCKER_HOST", "docker.host"):
+            # from_env also honours DOCKER_TLS_VERIFY and DOCKER_CERT_PATH
+            return docker.from_env(
+                version="auto", environment={**env, "DOCKER_HOST": endpoint.url}
+            ).api
         if endpoint.context:
             from docker.context import ContextAPI
 
@@ -281,6 +280,8 @@ class DockerEngineService:
                 for m in spec.mounts
             ],
             "NetworkMode": spec.network,
+            # setuid programs in an image must not turn the user's uid into root
+            "SecurityOpt": ["no-new-privileges"],
         }
         if spec.nano_cpus:
             host["NanoCpus"] = spec.nano_cpus
@@ -291,7 +292,9 @@ class DockerEngineService:
             host["PidsLimit"] = spec.pids_limit
         if spec.ports:
             host["PortBindings"] = {
-                _port_key(c): [{"HostIp": "", "HostPort": str(h)}] for c, h in spec.ports.items()
+                # loopback only: a session's dev server is not for the whole network
+                _port_key(c): [{"HostIp": "127.0.0.1", "HostPort": str(h)}]
+                for c, h in spec.ports.items()
             }
         if spec.extra_hosts:
             host["ExtraHosts"] = [f"{k}:{v}" for k, v in spec.extra_hosts.items()]
@@ -528,9 +531,9 @@ class DockerEngineService:
             raise ContainerError(problem=f"exec failed: {exc.message}") from exc
         with contextlib.closing(sock):
             if tty:
-                _pump_tty(self, exec_id, sock, rest, stdin, stdout)
+                pump_tty(self.resize_exec, exec_id, sock, rest, stdin, stdout)
             else:
-                _pump_multiplexed(sock, rest, stdin, stdout, stderr)
+                pump_multiplexed(sock, rest, stdin, stdout, stderr)
         data = self._call("GET", f"/exec/{exec_id}/json").json()
         code = data.get("ExitCode")
         return int(code) if code is not None else 1
@@ -609,130 +612,3 @@ def _port_from_message(text: str) -> int | None:
         r"(\d{2,5})", text
     )
     return int(match.group(1)) if match else None
-
-
-# -- stream plumbing -------------------------------------------------------------------------
-
-
-def demultiplex(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Strip the 8-byte frame headers of a non-TTY stream; raw streams pass through."""
-    buf = bytearray()
-    framed: bool | None = None
-    for chunk in chunks:
-        buf.extend(chunk)
-        if framed is None and len(buf) >= 8:
-            framed = buf[0] in (0, 1, 2) and buf[1:4] == b"\x00\x00\x00"
-        if framed is False:
-            yield bytes(buf)
-            buf.clear()
-            continue
-        while len(buf) >= 8:
-            size = struct.unpack(">I", bytes(buf[4:8]))[0]
-            if len(buf) < 8 + size:
-                break
-            yield bytes(buf[8 : 8 + size])
-            del buf[: 8 + size]
-    if buf:
-        yield bytes(buf)
-
-
-def _write(stream: BinaryIO, data: bytes) -> None:
-    stream.write(data)
-    stream.flush()
-
-
-def _feed_stdin(sock: socket.socket, stdin: BinaryIO) -> None:
-    """Copy stdin into the exec, then half-close so the command sees end of input."""
-    try:
-        fd = stdin.fileno()
-    except (OSError, ValueError, AttributeError):
-        fd = -1
-    try:
-        while True:
-            data = os.read(fd, 65536) if fd >= 0 else stdin.read(65536)
-            if not data:
-                break
-            sock.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
-
-
-def _pump_multiplexed(
-    sock: socket.socket, rest: bytes, stdin: BinaryIO | None, stdout: BinaryIO, stderr: BinaryIO
-) -> None:
-    if stdin is not None:
-        threading.Thread(target=_feed_stdin, args=(sock, stdin), daemon=True).start()
-    buf = bytearray(rest)
-    while True:
-        while len(buf) >= 8:
-            kind = buf[0]
-            size = struct.unpack(">I", bytes(buf[4:8]))[0]
-            if len(buf) < 8 + size:
-                break
-            payload = bytes(buf[8 : 8 + size])
-            del buf[: 8 + size]
-            _write(stderr if kind == 2 else stdout, payload)
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        buf.extend(chunk)
-
-
-def _pump_tty(
-    service: DockerEngineService,
-    exec_id: str,
-    sock: socket.socket,
-    rest: bytes,
-    stdin: BinaryIO | None,
-    stdout: BinaryIO,
-) -> None:
-    """Interactive session: local terminal in raw mode, resize forwarded."""
-    if rest:
-        _write(stdout, rest)
-    in_fd = stdin.fileno() if stdin is not None else -1
-    restore: Callable[[], None] = lambda: None  # noqa: E731
-    if in_fd >= 0 and os.isatty(in_fd):
-        import signal
-        import termios
-        import tty as ttymod
-
-        saved = termios.tcgetattr(in_fd)
-        ttymod.setraw(in_fd)
-
-        def resize(*_args: object) -> None:
-            size = os.get_terminal_size(in_fd)
-            service.resize_exec(exec_id, size.lines, size.columns)
-
-        resize()
-        previous = signal.signal(signal.SIGWINCH, resize)
-
-        def restore() -> None:
-            termios.tcsetattr(in_fd, termios.TCSADRAIN, saved)
-            signal.signal(signal.SIGWINCH, previous)
-
-    try:
-        watch = [sock] + ([in_fd] if in_fd >= 0 else [])
-        while True:
-            ready, _, _ = select.select(watch, [], [])
-            if sock in ready:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                _write(stdout, chunk)
-            if in_fd in ready:
-                data = os.read(in_fd, 65536)
-                if not data:
-                    watch.remove(in_fd)
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_WR)
-                else:
-                    sock.sendall(data)
-    finally:
-        restore()
-
-
-def binary_stdio() -> tuple[BinaryIO, BinaryIO, BinaryIO]:
-    return sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer

@@ -16,7 +16,6 @@ import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from para import __version__
 from para.config import DockerConfig, load_config, parse_size
 from para.docker import labels as L
+from para.docker.options import ContainerOptions
 from para.docker.service import (
     ContainerInfo,
     ContainerSpec,
@@ -63,33 +63,6 @@ PullReporter = Callable[[str], contextlib.AbstractContextManager[Callable[[PullP
 ServiceFactory = Callable[[str, str | None, Mapping[str, str]], DockerService]
 
 
-@dataclass
-class ContainerOptions:
-    """Per-session choices from the command line; None/empty: take the configuration."""
-
-    image: str | None = None
-    cpus: float | None = None
-    memory: str | None = None
-    pids: int | None = None
-    env: list[str] = field(default_factory=list)
-    volumes: list[str] = field(default_factory=list)
-    ports: list[str] = field(default_factory=list)
-    network: str | None = None
-
-    def flags(self) -> dict[str, Any]:
-        return {
-            "docker.image": self.image,
-            "docker.resources.cpus": self.cpus,
-            "docker.resources.memory": self.memory,
-            "docker.resources.pids": self.pids,
-            "docker.network.mode": self.network,
-        }
-
-    @classmethod
-    def from_ref(cls, ref: ContainerRef) -> ContainerOptions:
-        return cls(image=ref.image, network=ref.network_mode, ports=[f"{c}" for c in ref.ports])
-
-
 def detect_project_type(directory: Path) -> str | None:
     for marker, kind in PROJECT_TYPES:
         if (directory / marker).exists():
@@ -121,7 +94,7 @@ def parse_env_pairs(pairs: list[str]) -> dict[str, str]:
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("0.0.0.0", 0))
+        sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
@@ -129,7 +102,7 @@ def check_port_free(port: int, container_port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("0.0.0.0", port))
+            sock.bind(("127.0.0.1", port))
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 raise PortInUse(port=port, container_port=container_port) from exc
@@ -181,6 +154,8 @@ class DockerManager:
         self.env = env
         self.flags = dict(flags or {})
         self._connect = connect or default_connect
+        # An engine a record names is known already: no ping (list makes one call).
+        self._attach = connect or attach_known
         self._services: dict[tuple[str, str | None], DockerService] = {}
         self.pull_reporter = pull_reporter
         self.warnings: list[str] = []
@@ -195,25 +170,39 @@ class DockerManager:
         return self._services[key]
 
     def service_for(self, ref: ContainerRef) -> DockerService:
-        return self.service(ref.backend, ref.endpoint)
+        return self._attached(ref.backend, ref.endpoint)
 
-    def session_config(self, worktree: Path, options: ContainerOptions | None) -> DockerConfig:
+    def _attached(self, backend: str, endpoint: str) -> DockerService:
+        key = (backend, endpoint)
+        if key not in self._services:
+            self._services[key] = self._attach(backend, endpoint, self.env)
+        return self._services[key]
+
+    def session_config(self, options: ContainerOptions | None) -> DockerConfig:
         flags = dict(self.flags)
         if options is not None:
             flags.update({k: v for k, v in options.flags().items() if v is not None})
-        return load_config(
-            self.repo.root, worktree=worktree, env=self.env, flags=flags
-        ).config.docker
+        return load_config(self.repo.root, env=self.env, flags=flags).config.docker
 
     # -- creation ---------------------------------------------------------------------------
 
+    def prepare(self, options: ContainerOptions | None) -> None:
+        """Everything a new container needs that can fail without changing anything:
+        engine, input, and the image (pulled now if missing)."""
+        self.check_engine(options)
+        cfg = self.session_config(options)
+        service = self.service(cfg.backend, cfg.host)
+        image = resolve_image(cfg, self.repo.root)
+        if service.image(image) is None:
+            self._pull(service, image)
+
     def check_engine(self, options: ContainerOptions | None) -> None:
         """Fail early (before any worktree exists) when no engine answers or input is bad."""
-        cfg = self.session_config(self.repo.root, options)
+        cfg = self.session_config(options)
         self.service(cfg.backend, cfg.host).ping()
         extra = options.volumes if options else []
         for volume in [*cfg.volumes, *extra]:
-            self._parse_volume(volume)
+            self._parse_volume(volume, cfg.workdir)
         parse_env_pairs(options.env if options else [])
 
     def create_for(
@@ -224,12 +213,22 @@ class DockerManager:
     ) -> ContainerRef:
         """Create and start the session's container; its undo goes on ``undo``."""
         worktree = Path(record.worktree)
-        cfg = self.session_config(worktree, options)
+        cfg = self.session_config(options)
         service = self.service(cfg.backend, cfg.host)
         info = service.ping()
         image = resolve_image(cfg, worktree)
+        home = self.repo.state_dir / "homes" / record.name
+        if not home.exists():
+            undo.callback(shutil.rmtree, home, True)
         mounts = self._mounts(record, cfg, options)
-        ports = parse_ports([*cfg.ports, *(options.ports if options else [])])
+        requested = [*cfg.ports, *(options.ports if options else [])]
+        if requested and cfg.network.mode in ("host", "none"):
+            raise ContainerError(
+                problem=f"ports cannot be published with --network {cfg.network.mode}",
+                hint="with host the container uses the host's ports directly; with none it "
+                "has no network: drop --port, or use bridge/session",
+            )
+        ports = parse_ports(requested)
         network = self._network(service, cfg.network.mode, undo)
         image_info = service.image(image) or self._pull(service, image)
         env, secret_keys = self._environment(record, cfg, options, image_info.env, ports)
@@ -272,6 +271,7 @@ class DockerManager:
             ports={str(c): h for c, h in ports.items()},
             workdir=cfg.workdir,
             user=spec.user,
+            options=(options or ContainerOptions()).to_dict(),
         )
 
     def _pull(self, service: DockerService, image: str) -> Any:
@@ -318,7 +318,7 @@ class DockerManager:
             command=command, interval=hc.interval, timeout=hc.timeout, retries=hc.retries
         )
 
-    def _parse_volume(self, text: str) -> Mount:
+    def _parse_volume(self, text: str, workdir: str = WORKSPACE) -> Mount:
         parts = text.split(":")
         if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
             raise UnsafeMount(
@@ -346,7 +346,7 @@ class DockerManager:
         common = str(self.repo.common_dir.resolve())
         protected = {
             "/": "a mount over / would replace the container's whole filesystem",
-            WORKSPACE: "it would hide the session's worktree",
+            workdir: "it would hide the session's worktree",
             CHANNEL_MOUNT: "it would replace the session channel",
             BIN_MOUNT: "it would replace para's helpers",
             common: "it would replace the repository's git directory",
@@ -359,44 +359,63 @@ class DockerManager:
             ):
                 raise UnsafeMount(volume=text, reason=why)
         src = str(source)
-        if src == "/" or src in _engine_sockets():
-            raise UnsafeMount(
-                volume=text, reason=f"mounting {src} gives the container control of the host"
-            )
-        if src == common or src.startswith(common + "/"):
+        for sock in _engine_sockets(self.env):
+            if sock == src or sock.startswith(src.rstrip("/") + "/"):
+                raise UnsafeMount(
+                    volume=text,
+                    reason=f"it exposes the engine socket {sock}: the container could run "
+                    "anything on the host (read-only does not prevent connecting)",
+                )
+        if (
+            src == common
+            or src.startswith(common + "/")
+            or (mode == "rw" and common.startswith(src.rstrip("/") + "/"))
+        ):
             raise UnsafeMount(
                 volume=text,
-                reason="a writable git directory would let the "
-                "container change hooks and config that run on the host",
+                reason="a writable git directory would let the container change hooks and "
+                "config that run on the host",
+                hint="mount it read-only (:ro), or a directory that does not contain .git",
             )
         return Mount(source=src, target=target_norm, read_only=mode == "ro")
 
     def _mounts(
         self, record: SessionRecord, cfg: DockerConfig, options: ContainerOptions | None
     ) -> list[Mount]:
+        """The worktree, the git directory with everything the host executes read-only,
+        the channel, the helpers, HOME, and the user's volumes."""
         worktree = Path(record.worktree)
         common = self.repo.common_dir.resolve()
         hooks = common / "hooks"
         hooks.mkdir(exist_ok=True)  # git's standard directory; the ro mount needs it
+        admin = Path(record.git_admin) if record.git_admin else None
+        if admin is None or not admin.is_dir():
+            raise ContainerError(
+                problem=f"git has no admin directory for {worktree}",
+                hint="para clean, then para recover the session",
+            )
         mounts = [
-            Mount(str(worktree), WORKSPACE),
+            Mount(str(worktree), cfg.workdir),
             Mount(str(common), str(common)),
-            # Code the host runs must not be writable from the container: hooks, and
-            # config (core.fsmonitor, core.hooksPath, filters, aliases).
+            # What git on the host reads and may execute must not be writable here:
+            # config (core.fsmonitor, hooksPath, filters), hooks, the admin entries of
+            # all worktrees (their commondir/gitdir decide which config applies), and
+            # submodule git dirs (their own config and hooks).
             Mount(str(common / "config"), str(common / "config"), read_only=True),
             Mount(str(hooks), str(hooks), read_only=True),
+            Mount(str(common / "worktrees"), str(common / "worktrees"), read_only=True),
+            Mount(str(admin), str(admin)),
             Mount(str(self.channel_dir(record.name)), CHANNEL_MOUNT),
             Mount(str(self.install_helpers()), BIN_MOUNT, read_only=True),
             Mount(str(self.home_dir(record.name)), HOME_MOUNT),
         ]
-        admin = _worktree_admin_dir(worktree)
-        if admin is not None:
-            for name in ("config.worktree", "config"):
-                path = admin / name
-                if path.exists():
-                    mounts.append(Mount(str(path), str(path), read_only=True))
+        if (common / "modules").is_dir():
+            mounts.append(Mount(str(common / "modules"), str(common / "modules"), read_only=True))
+        for name in ("commondir", "gitdir", "config.worktree", "config"):
+            if (admin / name).exists():
+                mounts.append(Mount(str(admin / name), str(admin / name), read_only=True))
         extra = [*cfg.volumes, *(options.volumes if options else [])]
-        mounts.extend(self._parse_volume(v) for v in extra)
+        mounts.extend(self._parse_volume(v, cfg.workdir) for v in extra)
         return mounts
 
     def _environment(
@@ -417,7 +436,7 @@ class DockerManager:
             "PARA_SESSION": record.name,
             "PARA_BRANCH": record.branch,
             "PARA_CHANNEL": CHANNEL_MOUNT,
-            "PARA_WORKTREE": WORKSPACE,
+            "PARA_WORKTREE": cfg.workdir,
             # git refuses a repository owned by another uid; trust it without writing files
             "GIT_CONFIG_COUNT": "1",
             "GIT_CONFIG_KEY_0": "safe.directory",
@@ -500,11 +519,12 @@ class DockerManager:
             return
         uid = int(uid_text)
         gid = int(gid_text) if gid_text.isdigit() else -1
-        for path in paths:
-            try:
-                os.chown(path, uid, gid)
-            except PermissionError:
-                path.chmod(0o777)
+        for top in paths:
+            for path in [top, *(p for p in top.rglob("*") if p.is_dir())]:
+                try:
+                    os.chown(path, uid, gid)
+                except PermissionError:
+                    path.chmod(0o777)  # not root: the only way to let that uid write
 
     def _clear_ready(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -565,7 +585,7 @@ class DockerManager:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def remove_for(self, record: SessionRecord) -> None:
+    def remove_for(self, record: SessionRecord, *, keep_home: bool = False) -> None:
         """Stop and remove the session's container (and its empty session network)."""
         ref = record.container
         if ref is None:
@@ -585,7 +605,8 @@ class DockerManager:
                 f"container {ref.name} was left behind ({exc.message}); "
                 "para docker cleanup removes it once the engine is back"
             )
-        shutil.rmtree(self.repo.state_dir / "homes" / record.name, ignore_errors=True)
+        if not keep_home:
+            shutil.rmtree(self.repo.state_dir / "homes" / record.name, ignore_errors=True)
 
     def ensure_container(
         self, record: SessionRecord, options: ContainerOptions | None, *, recreate: bool = False
@@ -612,7 +633,9 @@ class DockerManager:
                 self._wait_ready(service, ref.id, record.name)
                 return record
         if ref is not None:
-            self.remove_for(record)
+            options = (options or ContainerOptions()).over(ContainerOptions.from_ref(ref))
+            self.prepare(options)  # fail before the old container is gone
+            self.remove_for(record, keep_home=True)
         with contextlib.ExitStack() as undo:
             new = self.create_for(record, options, undo)
             updated = self.store.update(
@@ -717,8 +740,10 @@ class DockerManager:
             code = service.exec(container_id, ["/bin/sh", "-c", script], stdout=out, stderr=err)
             counts = [int(x) for x in out.getvalue().split() if x.isdigit()]
             # Right after a kill the cgroup can still be at its limit and this small exec
-            # fail too: try again until it answers.
-            return counts if code == 0 and counts else None
+            # fail too: try again until it answers. No counter file at all: 0, final.
+            if code == 0:
+                return counts or [0]
+            return None
 
         counts = wait_for(probe, timeout=5.0, interval=0.05, transient=(ParaError,))
         return max(counts or [0])
@@ -792,20 +817,16 @@ class DockerManager:
                 continue
 
     def containers(self) -> list[dict[str, Any]]:
-        """This repository's para containers on every engine its sessions use."""
+        """This repository's para containers on every engine its sessions use; ``orphan``
+        when ``para docker cleanup`` would remove it."""
+        now = datetime.now(UTC)
         all_records = self.store.load_all()[0]
         records = {r.name: r for r in all_records}
         rows = []
         for service, listed in self._reachable(all_records):
             for info in listed:
                 session = info.labels.get(L.SESSION, "")
-                rec = records.get(session)
-                current = (
-                    rec is not None
-                    and rec.container is not None
-                    and (rec.container.id == info.id)
-                    and rec.status == "active"
-                )
+                current = self._orphan_reason(service, info, records, now) is None
                 rows.append(
                     {
                         "id": info.id,
@@ -837,7 +858,7 @@ class DockerManager:
         out: dict[str, dict[str, Any]] = {}
         for (backend, endpoint), recs in by_endpoint.items():
             try:
-                listed = self.service(backend, endpoint).list_containers(
+                listed = self._attached(backend, endpoint).list_containers(
                     L.repo_filter(self.repo.repo_id)
                 )
             except ParaError as exc:
@@ -1003,23 +1024,28 @@ def _human(size: int | None) -> str:
     return f"{size} bytes"
 
 
-def _engine_sockets() -> set[str]:
-    return {
+def _engine_sockets(env: Mapping[str, str]) -> set[str]:
+    """Engine API sockets a volume must not expose (any of them is root on the host)."""
+    found = {
         "/var/run/docker.sock",
         "/run/docker.sock",
         "/run/podman/podman.sock",
         f"/run/user/{os.getuid()}/podman/podman.sock",
     }
-
-
-def _worktree_admin_dir(worktree: Path) -> Path | None:
-    try:
-        text = (worktree / ".git").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    return Path(text.removeprefix("gitdir:").strip())
+    for var in ("DOCKER_HOST", "CONTAINER_HOST", "PARA_DOCKER_HOST"):
+        value = env.get(var, "")
+        if value.startswith("unix://"):
+            found.add(value.removeprefix("unix://"))
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if runtime:
+        found.add(f"{runtime}/podman/podman.sock")
+        found.add(f"{runtime}/docker.sock")
+    out = set()
+    for path in found:
+        out.add(path)
+        with contextlib.suppress(OSError):
+            out.add(str(Path(path).resolve()))
+    return out
 
 
 def default_connect(backend: str, host: str | None, env: Mapping[str, str]) -> DockerService:
@@ -1044,6 +1070,23 @@ def default_connect(backend: str, host: str | None, env: Mapping[str, str]) -> D
             return PodmanService(endpoint, info, env)
         return DockerEngineService(endpoint, info, env)
     raise unavailable(backend, tried)
+
+
+def attach_known(backend: str, url: str, env: Mapping[str, str]) -> DockerService:
+    """The engine a session record names, without asking it anything first."""
+    from para.docker.endpoint import Endpoint
+    from para.docker.engine import DockerEngineService
+    from para.docker.podman import PodmanService
+    from para.docker.service import EngineInfo
+
+    endpoint = Endpoint(url=url, source="session record", backend_hint=backend)
+    if backend == "podman":
+        rootless = _socket_owner(endpoint.socket_path) not in (None, 0)
+        info = EngineInfo(backend="podman", endpoint=url, version="?", rootless=rootless)
+        return PodmanService(endpoint, info, env)
+    return DockerEngineService(
+        endpoint, EngineInfo(backend="docker", endpoint=url, version="?"), env
+    )
 
 
 def _socket_owner(path: str | None) -> int | None:

@@ -51,6 +51,14 @@ class PodmanService(DockerEngineService):
                 return str(config["Gateway"])
         return None
 
+    def _create_body(self, spec: ContainerSpec) -> dict[str, Any]:
+        body = super()._create_body(spec)
+        if not Path("/run/systemd/system").exists():
+            # Podman runs healthchecks from systemd timers: without systemd they never
+            # run and the container would read "starting" forever.
+            body.pop("Healthcheck", None)
+        return body
+
     def _host_config(self, spec: ContainerSpec) -> dict[str, Any]:
         host = super()._host_config(spec)
         nofile = _limit(resource.RLIMIT_NOFILE)
@@ -59,7 +67,7 @@ class PodmanService(DockerEngineService):
             {"Name": "nofile", "Soft": nofile, "Hard": nofile},
             {"Name": "nproc", "Soft": nproc, "Hard": nproc},
         ]
-        host["SecurityOpt"] = ["label=disable"]
+        host["SecurityOpt"] = [*host.get("SecurityOpt", []), "label=disable"]
         if self.info.rootless:
             host["UsernsMode"] = "keep-id"
         extra = host.get("ExtraHosts") or []

@@ -54,37 +54,22 @@ def _parse(moment: Any) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _last_activity(view: SessionView) -> datetime | None:
+def _last_activity(root: Path, view: SessionView) -> datetime | None:
     """Latest of: the last report, the last commit on the branch, the worktree's index."""
     rec = view.record
     moments: list[datetime] = [rec.created_at]
     report = view.report or rec.report or {}
     if (stamp := _parse(report.get("timestamp"))) is not None:
         moments.append(stamp)
-    worktree = Path(rec.worktree)
     with contextlib.suppress(OSError, ParaError, ValueError):
-        out = gitmod.run_git(
-            ["log", "-1", "--format=%cI", rec.branch],
-            worktree.parent if not worktree.exists() else worktree,
-            check=False,
-        ).strip()
+        out = gitmod.run_git(["log", "-1", "--format=%cI", rec.branch], root, check=False).strip()
         if (commit := _parse(out)) is not None:
             moments.append(commit)
-    with contextlib.suppress(OSError):
-        index = _index_path(worktree)
-        if index is not None:
+    if rec.git_admin:  # git's admin dir, not the worktree's (container-writable) .git file
+        with contextlib.suppress(OSError):
+            index = Path(rec.git_admin) / "index"
             moments.append(datetime.fromtimestamp(index.stat().st_mtime, UTC))
     return max(moments)
-
-
-def _index_path(worktree: Path) -> Path | None:
-    try:
-        text = (worktree / ".git").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    return Path(text.removeprefix("gitdir:").strip()) / "index"
 
 
 def _state(view: SessionView, last: datetime | None, now: datetime) -> str:
@@ -101,7 +86,7 @@ def _state(view: SessionView, last: datetime | None, now: datetime) -> str:
     return "active"
 
 
-def row_of(view: SessionView, now: datetime) -> Row:
+def row_of(sessions: SessionManager, view: SessionView, now: datetime) -> Row:
     rec = view.record
     report = view.report or rec.report or {}
     progress = report.get("progress") or None
@@ -115,15 +100,17 @@ def row_of(view: SessionView, now: datetime) -> Row:
     added = removed = 0
     if rec.status == "active" and view.worktree_exists:
         with contextlib.suppress(ParaError):
-            added, removed = gitmod.diff_numstat(Path(rec.worktree))
-    last = _last_activity(view)
+            added, removed = gitmod.diff_numstat(sessions.worktree_ref(rec))
+    last = _last_activity(sessions.repo.root, view)
     return Row(
         name=rec.name,
         state=_state(view, last, now),
         container=container,
         task=str(report.get("task") or ""),
         tests=str(report.get("tests") or "unknown"),
-        progress=(int(progress["current"]), int(progress["total"])) if progress else None,
+        progress=(int(progress["current"]), int(progress["total"]))
+        if progress and progress.get("total") is not None and progress.get("current") is not None
+        else None,
         added=added,
         removed=removed,
         dirty=view.dirty,
@@ -145,7 +132,7 @@ def collect(sessions: SessionManager, now: datetime | None = None) -> list[Row]:
     if not views:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(views))) as pool:
-        rows = list(pool.map(lambda v: row_of(v, now), views))
+        rows = list(pool.map(lambda v: row_of(sessions, v, now), views))
     order = {"blocked": 0, "active": 1, "idle": 2, "stale": 3, "review": 4}
     return sorted(rows, key=lambda r: (order.get(r.state, 5), r.name))
 

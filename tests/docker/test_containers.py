@@ -444,3 +444,93 @@ def test_list_uses_one_engine_call_and_shows_state(
     assert container["state"] == "running"
     rows = para.json("docker", "list", "--json")
     assert [(r["session"], r["orphan"]) for r in rows] == [("l1", False)]
+
+
+def test_exec_takes_the_fast_path(
+    repo: Path, para: Para, engine: DockerService, tmp_path: Path
+) -> None:
+    from tests.test_imports import HEAVY, modules_after
+
+    start(para, "fast")
+    code, loaded = modules_after(["docker", "exec", "fast", "--", "true"], repo, tmp_path)
+    assert code == 0
+    assert not loaded & {"click", *HEAVY}, sorted(loaded & {"click", *HEAVY})
+    code, _ = modules_after(["docker", "exec", "fast", "--", "sh", "-c", "exit 9"], repo, tmp_path)
+    assert code == 9
+
+
+def test_container_cannot_redirect_host_git(
+    repo: Path, para: Para, engine: DockerService, engine_name: str
+) -> None:
+    """What the host's git reads to decide which config and hooks apply is read-only
+    inside: the admin entries of every worktree, submodule git dirs; and the host's git
+    does not follow the worktree's .git file."""
+    (repo / ".git" / "modules" / "sub").mkdir(parents=True)
+    (repo / ".git" / "modules" / "sub" / "config").write_text("[core]\n")
+    para("start", "other")
+    data = start(para, "box", image=DEBIAN)
+    common = repo / ".git"
+    admin = Path(para.json("status", "box", "--json")["worktree"]).name
+    script = (
+        f"for f in {common}/worktrees/box/commondir {common}/worktrees/box/gitdir "
+        f"{common}/worktrees/other/commondir {common}/modules/sub/config; do "
+        'if echo x >> "$f"; then echo "WROTE $f"; fi; done; '
+        f"mkdir {common}/worktrees/new 2>/dev/null && echo WROTE-NEW; "
+        # its own admin dir stays writable: git needs its index and HEAD there
+        "git status --short >/dev/null && echo x > y && git add y && git commit -qm in && "
+        "echo COMMITTED; "
+        # and it may rewrite its .git file; the host must not follow it
+        "mkdir -p /workspace/evil && git init -q /workspace/evil && "
+        "git -C /workspace/evil config core.fsmonitor 'touch /workspace/PWNED; false' && "
+        "echo 'gitdir: /workspace/evil/.git' > /workspace/.git"
+    )
+    proc = run_para("docker", "exec", "box", "--", "sh", "-c", script, cwd=repo)
+    assert "WROTE" not in proc.stdout, proc.stdout
+    assert "COMMITTED" in proc.stdout, proc.stderr
+    assert admin == "box"
+    para("list")
+    para("status", "box")
+    wt = repo / ".para" / "worktrees" / "box"
+    assert not (wt / "PWNED").exists()
+    assert isinstance(data["container"], dict)
+    sec = engine_cli(
+        engine_name,
+        "inspect",
+        "-f",
+        "{{json .HostConfig.SecurityOpt}}",
+        str(data["container"]["id"]),
+    )
+    assert "no-new-privileges" in sec.stdout
+
+
+def test_ports_are_published_on_loopback(
+    repo: Path, para: Para, engine: DockerService, engine_name: str
+) -> None:
+    data = start(para, "lo", "--port", "8000")
+    container = data["container"]
+    assert isinstance(container, dict)
+    out = engine_cli(engine_name, "port", str(container["id"]), "8000")
+    assert out.stdout.strip().startswith("127.0.0.1:"), out.stdout
+
+
+def test_recreate_keeps_earlier_choices(repo: Path, para: Para, engine: DockerService) -> None:
+    start(para, "re", "--memory", "72m", "--pids", "60")
+    para("docker", "exec", "re", "--", "sh", "-c", "echo kept > $HOME/note")
+    para("docker", "start", "re", "--recreate")
+    status = para.json("docker", "status", "re", "--json")
+    assert status["image"] == BUSYBOX
+    assert status["limits"]["memory"] == 72 * 2**20
+    assert status["limits"]["pids"] == 60
+    out = para("docker", "exec", "re", "--", "cat", "/para/home/note").stdout
+    assert out == "kept\n"  # HOME survives a recreate
+    bad = para.fails(
+        "docker", "start", "re", "--recreate", "--image", "localhost/para-test/no-such-image:1"
+    )
+    assert "not found" in bad.stderr
+    # the failed recreate left the running container alone
+    assert para.json("docker", "status", "re", "--json")["state"] == "running"
+
+
+def test_failed_start_leaves_no_home(repo: Path, para: Para, engine: DockerService) -> None:
+    para.fails("start", "nohome", "--docker", "--image", "localhost/para-test/no-such:1")
+    assert not (repo / ".para" / "state" / "homes" / "nohome").exists()

@@ -12,8 +12,8 @@ import pytest
 
 from para.docker.api import UnixAPI
 from para.docker.endpoint import candidates, docker_context
-from para.docker.engine import demultiplex
 from para.docker.manager import default_connect
+from para.docker.stream import demultiplex
 from para.errors import EngineUnavailable
 
 

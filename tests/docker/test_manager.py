@@ -129,7 +129,9 @@ def test_unsafe_volume_refused_before_anything(
     for volume, reason in (
         (f"{repo}:/workspace", "hide the session's worktree"),
         (f"{repo / '.git'}:/g", "writable git directory"),
-        ("/:/host", "control of the host"),
+        ("/:/host", "exposes the engine socket"),
+        ("/var/run:/x:ro", "exposes the engine socket"),
+        (f"{repo}:/src", "writable git directory"),
         ("relative-missing:/x", "does not exist"),
         ("nocolon", "expected SRC:DST"),
     ):
@@ -229,3 +231,37 @@ def test_container_error_has_hint() -> None:
     err = UnsafeMount(volume="a:b", reason="r")
     assert err.hint
     assert ContainerError(problem="p").message == "p"
+
+
+def test_ports_with_host_network_refused(repo: Path, para: Para, fake: FakeDockerService) -> None:
+    result = para.fails(
+        "start", "h", "--docker", "--image", "img:1", "--network", "host", "--port", "8000"
+    )
+    assert "cannot be published with --network host" in result.stderr
+    assert not (repo / ".para" / "state" / "homes" / "h").exists()
+    assert fake.containers == {}
+
+
+def test_worktree_docker_json_is_ignored(repo: Path, para: Para, fake: FakeDockerService) -> None:
+    para("start", "a", "--docker", "--image", "img:1")
+    wt = repo / ".para" / "worktrees" / "a"
+    (wt / ".para").mkdir()
+    (wt / ".para" / "docker.json").write_text(
+        json.dumps({"volumes": ["/etc:/host-etc"], "network": {"mode": "host"}})
+    )
+    para("docker", "start", "a", "--recreate")
+    spec = fake.specs[max(fake.specs)]
+    assert spec.network == "bridge"
+    assert not any(m.target == "/host-etc" for m in spec.mounts)
+
+
+def test_workdir_is_where_the_worktree_is_mounted(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    (repo / ".para").mkdir()
+    (repo / ".para" / "docker.json").write_text(json.dumps({"workdir": "/src"}))
+    para("start", "w", "--docker", "--image", "img:1")
+    spec = fake.specs[max(fake.specs)]
+    assert spec.workdir == "/src"
+    assert any(m.target == "/src" and m.source.endswith("/worktrees/w") for m in spec.mounts)
+    assert spec.env["PARA_WORKTREE"] == "/src"

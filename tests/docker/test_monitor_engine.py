@@ -19,8 +19,9 @@ pytestmark = pytest.mark.engine
 def test_monitor_shows_container_sessions(repo: Path, para: Para, engine: DockerService) -> None:
     para("start", "boxed", "--docker", "--image", BUSYBOX)
     para("start", "plain")
-    para("docker", "exec", "boxed", "--", "para-status", "--task", "inside work", "--tests",
-         "passed")
+    para(
+        "docker", "exec", "boxed", "--", "para-status", "--task", "inside work", "--tests", "passed"
+    )
 
     async def script(app: MonitorApp, pilot: Pilot[None]) -> None:
         rows = table_rows(app)

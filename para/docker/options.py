@@ -1,0 +1,68 @@
+"""Per-session container choices from the command line (a light module: ``start``
+imports it for every session, with or without a container)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from para.state import ContainerRef
+
+
+@dataclass
+class ContainerOptions:
+    """Per-session choices from the command line; None/empty: take the configuration."""
+
+    image: str | None = None
+    cpus: float | None = None
+    memory: str | None = None
+    pids: int | None = None
+    env: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    ports: list[str] = field(default_factory=list)
+    network: str | None = None
+
+    def flags(self) -> dict[str, Any]:
+        return {
+            "docker.image": self.image,
+            "docker.resources.cpus": self.cpus,
+            "docker.resources.memory": self.memory,
+            "docker.resources.pids": self.pids,
+            "docker.network.mode": self.network,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "cpus": self.cpus,
+            "memory": self.memory,
+            "pids": self.pids,
+            "env": list(self.env),
+            "volumes": list(self.volumes),
+            "ports": list(self.ports),
+            "network": self.network,
+        }
+
+    def over(self, base: ContainerOptions) -> ContainerOptions:
+        """These choices where given, else ``base``'s (a recreate keeps earlier choices)."""
+        return ContainerOptions(
+            image=self.image or base.image,
+            cpus=self.cpus or base.cpus,
+            memory=self.memory or base.memory,
+            pids=self.pids or base.pids,
+            env=self.env or base.env,
+            volumes=self.volumes or base.volumes,
+            ports=self.ports or base.ports,
+            network=self.network or base.network,
+        )
+
+    @classmethod
+    def from_ref(cls, ref: ContainerRef) -> ContainerOptions:
+        """The choices a container was made with (its host ports are chosen anew)."""
+        saved = dict(ref.options)
+        made = cls(**{k: v for k, v in saved.items() if k in cls.__dataclass_fields__})
+        made.image = made.image or ref.image
+        made.network = made.network or ref.network_mode
+        made.ports = [p.rpartition(":")[2] for p in made.ports] or list(ref.ports)
+        return made
