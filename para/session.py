@@ -881,9 +881,13 @@ class SessionManager:
                     view.dirty = gitmod.dirty_count(self.worktree_ref(rec))
                 except ParaError as exc:
                     view.problems.append(f"git status failed: {exc.message}")
-            status = self.channel(rec.name).status() if view.worktree_exists else None
-            if status is not None:
-                view.report = status.model_dump(mode="json")
+            status_file = self.repo.channels_dir / rec.name / "status.json"
+            # lexists: the channel module (and its models) is imported only when there is
+            # something to read; a symlink is read (and rejected) by the channel itself.
+            if view.worktree_exists and os.path.lexists(status_file):
+                status = self.channel(rec.name).status()
+                if status is not None:
+                    view.report = status.model_dump(mode="json")
         else:
             view.worktree_exists = worktree.exists()
         tips = tips if tips is not None else gitmod.branch_tips(self.repo.root)

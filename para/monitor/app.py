@@ -137,6 +137,7 @@ class MonitorApp(App[None]):
         self.rows: list[Row] = []
         self.refreshes = 0
         self.last_error: str | None = None
+        self.shown_log: tuple[str, str] | None = None  # (session, text) from the l key
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -214,7 +215,11 @@ class MonitorApp(App[None]):
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._update_detail()
 
-    def _update_detail(self, extra: str | None = None) -> None:
+    def _show_log(self, name: str, text: str) -> None:
+        self.shown_log = (name, text)
+        self._update_detail()
+
+    def _update_detail(self) -> None:
         row = self.selected_row()
         detail = self.query_one("#detail", Static)
         if row is None:
@@ -231,8 +236,8 @@ class MonitorApp(App[None]):
         if row.blocked_reason:
             lines.append(f"blocked: {row.blocked_reason}")
         lines.extend(f"problem: {p}" for p in row.problems)
-        if extra:
-            lines.append(extra)
+        if self.shown_log is not None and self.shown_log[0] == row.name:
+            lines.append(self.shown_log[1])
         detail.update("\n".join(lines))
 
     # -- actions ---------------------------------------------------------------------------
@@ -252,7 +257,7 @@ class MonitorApp(App[None]):
         except ParaError as exc:
             self.call_from_thread(self.show_error, exc.message)
             return
-        self.call_from_thread(self._update_detail, text)
+        self.call_from_thread(self._show_log, row.name, text)
 
     def action_attach(self) -> None:
         row = self.selected_row()

@@ -207,3 +207,28 @@ def test_idle_and_stale(repo: Path, para: Para) -> None:
     assert [r.state for r in collect(app.sessions, now=later)] == ["idle"]
     much_later = datetime.now(UTC) + timedelta(days=2)
     assert [r.state for r in collect(app.sessions, now=much_later)] == ["stale"]
+
+
+def test_logs_key_shows_the_last_job_log_and_keeps_it(repo: Path, para: Para) -> None:
+    from para.channel import Channel
+
+    para("start", "logged")
+    channel = Channel(repo / ".para" / "state" / "channels" / "logged", "logged")
+    job = channel.enqueue(["echo", "hello from the job"])
+    runner = install_helpers(repo / ".para" / "state") / "para-runner"
+    subprocess.run(
+        ["sh", str(runner), "--drain"],
+        env={**os.environ, "PARA_CHANNEL": str(channel.path)},
+        check=True,
+        timeout=60,
+    )
+
+    async def script(app: MonitorApp, pilot: Pilot[None]) -> None:
+        await pilot.press("l")
+        detail = app.query_one("#detail", Static)
+        await until(pilot, lambda: "hello from the job" in str(detail.render()))
+        assert f"job {job.id} (done)" in str(detail.render())
+        await refreshed(app, pilot)
+        assert "hello from the job" in str(detail.render())  # a refresh keeps it
+
+    run_monitor(repo, script)
