@@ -10,7 +10,10 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# compat mode: a plain path entry instead of an import hook, which costs every para
+	# command ~15 ms at start-up (measured; see docs/performance.md)
+	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat \
+		|| $(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 # Everything, engine tests included (they skip without an engine unless
