@@ -712,13 +712,21 @@ class DockerManager:
             stdout=stdout,
             stderr=stderr,
         )
-        if code == 137 and self.oom_kills(service, ref.id):
+        if code == 137:
             info = service.inspect(ref.id)
-            self.warnings.append(
-                f"the command in session {record.name!r} was killed: out of memory (limit "
-                f"{_human(info.memory if info else None)}); raise it with para docker start "
-                f"{record.name} --recreate --memory SIZE, or docker.resources.memory"
+            # The kernel may also have picked the container's init: then the container
+            # is gone with State.OOMKilled set, and there is no cgroup left to ask.
+            killed = info is not None and (
+                info.oom_killed or (info.running and self.oom_kills(service, ref.id) > 0)
             )
+            if killed:
+                assert info is not None
+                gone = "" if info.running else " (and the container with it)"
+                self.warnings.append(
+                    f"the command in session {record.name!r} was killed: out of memory (limit "
+                    f"{_human(info.memory)}){gone}; raise it with para docker start "
+                    f"{record.name} --recreate --memory SIZE, or docker.resources.memory"
+                )
         return code
 
     def oom_kills(self, service: DockerService, container_id: str) -> int:
@@ -745,7 +753,7 @@ class DockerManager:
                 return counts or [0]
             return None
 
-        counts = wait_for(probe, timeout=5.0, interval=0.05, transient=(ParaError,))
+        counts = wait_for(probe, timeout=10.0, interval=0.05, transient=(ParaError,))
         return max(counts or [0])
 
     def exec_all(

@@ -374,8 +374,8 @@ def test_oom_kill_is_reported(repo: Path, para: Para, engine: DockerService) -> 
     hog = "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"
     result = para.fails("docker", "exec", "oom", "--", "sh", "-c", hog, code=137)
     assert "survived" not in result.stdout
-    assert "killed: out of memory (limit 24m)" in result.stderr
     status = para.json("docker", "status", "oom", "--json")
+    assert "killed: out of memory (limit 24m)" in result.stderr, status
     assert status["oom_killed"] is True
     assert "out of memory" in para("docker", "status", "oom").stdout
 
@@ -535,3 +535,21 @@ def test_recreate_keeps_earlier_choices(repo: Path, para: Para, engine: DockerSe
 def test_failed_start_leaves_no_home(repo: Path, para: Para, engine: DockerService) -> None:
     para.fails("start", "nohome", "--docker", "--image", "localhost/para-test/no-such:1")
     assert not (repo / ".para" / "state" / "homes" / "nohome").exists()
+
+
+def test_attach_and_logs(repo: Path, para: Para, engine: DockerService) -> None:
+    start(para, "att")
+    proc = subprocess.run(
+        [_para(), "docker", "attach", "att"],
+        cwd=repo,
+        input="echo inside-$PARA_SESSION; exit 3\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "inside-att" in proc.stdout
+    # the container's own output is its init's: write there, read it back through logs
+    para("docker", "exec", "att", "--", "sh", "-c", "echo to-the-log > /proc/1/fd/1")
+    assert "to-the-log" in para("docker", "logs", "att", "--tail", "5").stdout
