@@ -42,7 +42,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from para.errors import ChannelError
-from para.state import utcnow
+from para.state import pid_alive, utcnow
 
 MAX_FILE = 64 * 1024
 SCHEMA_VERSION = 1
@@ -156,16 +156,6 @@ class Request:
     kind: Literal["finish", "cancel"]
     file: str
     body: FinishRequest | CancelRequest
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -515,7 +505,7 @@ class Channel:
                 pid_text, _, original = name.partition("-")
                 if not pid_text.isdigit() or not original:
                     continue
-                if _alive(int(pid_text)):
+                if pid_alive(int(pid_text)):
                     continue
                 with contextlib.suppress(OSError):
                     os.rename(name, original, src_dir_fd=src, dst_dir_fd=dst)

@@ -116,17 +116,9 @@ def try_fast_exec(args: list[str]) -> int | None:
     api = UnixAPI(endpoint.removeprefix("unix://"))
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     tty = stdin.isatty() and stdout.isatty()
-    config: dict[str, Any] = {
-        "AttachStdin": True,
-        "AttachStdout": True,
-        "AttachStderr": True,
-        "Tty": tty,
-        "Cmd": argv,
-    }
-    if env:
-        config["Env"] = [f"{k}={v}" for k, v in env.items()]
-    if workdir:
-        config["WorkingDir"] = workdir
+    from para.docker import stream
+
+    config = stream.exec_config(argv, stdin=True, tty=tty, env=env, workdir=workdir)
     try:
         exec_id = api.request(
             "POST", f"/containers/{quote_path(container_id)}/exec", body=config
@@ -134,7 +126,6 @@ def try_fast_exec(args: list[str]) -> int | None:
         sock, rest = api.hijack(f"/exec/{exec_id}/start", {"Detach": False, "Tty": tty})
     except (APIError, ConnectionFailed, KeyError, ValueError, TypeError):
         return None
-    from para.docker import stream
 
     def resize(exec_ref: str, rows: int, cols: int) -> None:
         try:

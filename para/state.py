@@ -173,7 +173,7 @@ class StateStore:
                 fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 holder = _marker_pid(marker)
-                if holder is not None and not _pid_alive(holder):
+                if holder is not None and not pid_alive(holder):
                     with contextlib.suppress(FileNotFoundError):
                         marker.unlink()  # left by a process that died mid-start
                     continue
@@ -198,7 +198,7 @@ class StateStore:
         stale = []
         for marker in self.repo.sessions_dir.glob("*.starting"):
             pid = _marker_pid(marker)
-            if pid is None or not _pid_alive(pid):
+            if pid is None or not pid_alive(pid):
                 stale.append(marker)
         return stale
 
@@ -282,7 +282,7 @@ def _marker_pid(marker: Path) -> int | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

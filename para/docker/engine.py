@@ -26,7 +26,7 @@ from para.docker.service import (
     NetworkInfo,
     PullProgress,
 )
-from para.docker.stream import demultiplex, pump_multiplexed, pump_tty
+from para.docker.stream import demultiplex, exec_config, pump_multiplexed, pump_tty
 from para.errors import (
     ContainerError,
     EngineUnavailable,
@@ -490,19 +490,9 @@ class DockerEngineService:
         stdout: BinaryIO,
         stderr: BinaryIO,
     ) -> int:
-        config: dict[str, Any] = {
-            "AttachStdin": stdin is not None,
-            "AttachStdout": True,
-            "AttachStderr": True,
-            "Tty": tty,
-            "Cmd": argv,
-        }
-        if env:
-            config["Env"] = [f"{k}={v}" for k, v in env.items()]
-        if workdir:
-            config["WorkingDir"] = workdir
-        if user:
-            config["User"] = user
+        config = exec_config(
+            argv, stdin=stdin is not None, tty=tty, env=env, workdir=workdir, user=user
+        )
         try:
             exec_id = self._call(
                 "POST", f"/containers/{quote_path(container_id)}/exec", body=config

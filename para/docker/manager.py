@@ -18,13 +18,14 @@ import socket
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from para import __version__
 from para.config import DockerConfig, load_config, parse_size
 from para.docker import labels as L
 from para.docker.options import ContainerOptions
 from para.docker.service import (
+    Backend,
     ContainerInfo,
     ContainerSpec,
     DockerService,
@@ -44,6 +45,9 @@ from para.errors import (
 from para.poll import wait_for
 from para.repo import Repo
 from para.state import ContainerRef, SessionRecord, StateStore
+
+if TYPE_CHECKING:
+    from para.docker.endpoint import Endpoint
 
 WORKSPACE = "/workspace"
 CHANNEL_MOUNT = "/para/channel"
@@ -1060,8 +1064,7 @@ def default_connect(backend: str, host: str | None, env: Mapping[str, str]) -> D
     """Find a reachable engine for ``backend`` (auto|docker|podman) and wrap it."""
     from para.docker.api import APIError, ConnectionFailed
     from para.docker.endpoint import candidates, unavailable
-    from para.docker.engine import DockerEngineService, ping
-    from para.docker.podman import PodmanService
+    from para.docker.engine import ping
 
     tried = []
     for endpoint in candidates(backend, host, env):
@@ -1070,30 +1073,33 @@ def default_connect(backend: str, host: str | None, env: Mapping[str, str]) -> D
         except (ConnectionFailed, APIError, EngineUnavailable) as exc:
             tried.append((endpoint, _reason(exc)))
             continue
-        if info.backend == "podman":
-            rootless = _socket_owner(endpoint.socket_path) not in (None, 0)
-            info = type(info)(
-                backend="podman", endpoint=info.endpoint, version=info.version, rootless=rootless
-            )
-            return PodmanService(endpoint, info, env)
-        return DockerEngineService(endpoint, info, env)
+        return _wrap(endpoint, info.backend, info.version, env)
     raise unavailable(backend, tried)
 
 
 def attach_known(backend: str, url: str, env: Mapping[str, str]) -> DockerService:
     """The engine a session record names, without asking it anything first."""
     from para.docker.endpoint import Endpoint
+
+    endpoint = Endpoint(url=url, source="session record", backend_hint=backend)
+    return _wrap(endpoint, "podman" if backend == "podman" else "docker", "?", env)
+
+
+def _wrap(
+    endpoint: Endpoint, backend: Backend, version: str, env: Mapping[str, str]
+) -> DockerService:
     from para.docker.engine import DockerEngineService
     from para.docker.podman import PodmanService
     from para.docker.service import EngineInfo
 
-    endpoint = Endpoint(url=url, source="session record", backend_hint=backend)
     if backend == "podman":
         rootless = _socket_owner(endpoint.socket_path) not in (None, 0)
-        info = EngineInfo(backend="podman", endpoint=url, version="?", rootless=rootless)
+        info = EngineInfo(
+            backend="podman", endpoint=endpoint.url, version=version, rootless=rootless
+        )
         return PodmanService(endpoint, info, env)
     return DockerEngineService(
-        endpoint, EngineInfo(backend="docker", endpoint=url, version="?"), env
+        endpoint, EngineInfo(backend="docker", endpoint=endpoint.url, version=version), env
     )
 
 

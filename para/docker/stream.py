@@ -20,6 +20,32 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 
+def exec_config(
+    argv: list[str],
+    *,
+    stdin: bool,
+    tty: bool,
+    env: dict[str, str] | None = None,
+    workdir: str | None = None,
+    user: str | None = None,
+) -> dict[str, object]:
+    """The body of ``POST /containers/{id}/exec`` (shared by the engine and the fast path)."""
+    config: dict[str, object] = {
+        "AttachStdin": stdin,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "Tty": tty,
+        "Cmd": argv,
+    }
+    if env:
+        config["Env"] = [f"{k}={v}" for k, v in env.items()]
+    if workdir:
+        config["WorkingDir"] = workdir
+    if user:
+        config["User"] = user
+    return config
+
+
 def demultiplex(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """Strip the 8-byte frame headers of a non-TTY stream; raw streams pass through."""
     buf = bytearray()
