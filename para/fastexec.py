@@ -156,14 +156,8 @@ def _report_oom(root: Path, name: str) -> None:
         from para.app import App
 
         app = App(cwd=root)
-        rec = app.store.read(name)
-        docker = app.docker
-        if rec.container is not None:
-            service = docker.service_for(rec.container)
-            if docker.oom_kills(service, rec.container.id):
-                print(
-                    f"warning: the command in session {name!r} was killed: out of memory",
-                    file=sys.stderr,
-                )
+        warning = app.docker.oom_warning(app.store.read(name))
     except Exception:
         return
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)

@@ -102,10 +102,13 @@ def test_runner_timeout_and_leftovers(repo: Path, tmp_path: Path) -> None:
     channel = Channel(path, "s")
     channel.create()
     slow = channel.enqueue(["sleep", "30"], timeout=1)
-    # a job a dead runner left in running/
+    # jobs a dead runner left in running/: one had started (it has a log), one had not
     leftover = channel.enqueue(["true"])
-    queued = next(p for p in (path / "queue").iterdir() if leftover.id in p.name)
-    queued.rename(path / "running" / queued.name)
+    unstarted = channel.enqueue(["true"])
+    for job in (leftover, unstarted):
+        queued = next(p for p in (path / "queue").iterdir() if job.id in p.name)
+        queued.rename(path / "running" / queued.name)
+    (path / "logs" / f"{leftover.id}.log").write_text("partial output\n")
     runner = install_helpers(repo / ".para" / "state") / "para-runner"
     proc = subprocess.Popen(["sh", str(runner)], env={**os.environ, "PARA_CHANNEL": str(path)})
     try:
@@ -120,6 +123,7 @@ def test_runner_timeout_and_leftovers(repo: Path, tmp_path: Path) -> None:
         proc.wait(timeout=10)
     states = {j.id: j for j in channel.jobs()}
     assert states[leftover.id].state == "interrupted"
+    assert states[unstarted.id].state == "done"  # never started: back in the queue, then run
     assert states[slow.id].state == "done"
     assert states[slow.id].exit_code is not None and states[slow.id].exit_code != 0
     result = json.loads((path / "results" / f"{slow.id}.json").read_text())

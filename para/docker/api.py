@@ -142,7 +142,8 @@ class UnixAPI:
         try:
             sock.sendall(self.request_bytes(method, path, params, body, "Connection: close\r\n"))
             status, headers, rest = self.read_head(sock)
-            data = self.read_body(sock, headers, rest)
+            # a HEAD answer announces a length but carries no body
+            data = b"" if method == "HEAD" else self.read_body(sock, headers, rest)
         except TimeoutError as exc:
             raise ConnectionFailed(f"{self.socket_path}: no answer in time") from exc
         except OSError as exc:

@@ -528,6 +528,15 @@ class DockerEngineService:
         code = data.get("ExitCode")
         return int(code) if code is not None else 1
 
+    def path_exists(self, container_id: str, path: str) -> bool | None:
+        try:
+            self._call(
+                "HEAD", f"/containers/{quote_path(container_id)}/archive", params={"path": path}
+            )
+        except APIError as exc:
+            return False if exc.status == 404 else None
+        return True
+
     def resize_exec(self, exec_id: str, rows: int, cols: int) -> None:
         with contextlib.suppress(APIError, ConnectionFailed):
             self.transport.request("POST", f"/exec/{exec_id}/resize", params={"h": rows, "w": cols})

@@ -553,23 +553,22 @@ class DockerManager:
         done = wait_for(probe, timeout=timeout, interval=0.01, max_interval=0.2)
         if done and not failure:
             return
-        tail = self._log_tail(service, container_id)
         if failure:
             info = failure[0]
             detail = info.error or f"exit code {info.exit_code}"
-            text = (tail + detail).lower()
-            # The container's command is /bin/sh: an init that cannot exec its pid 1 with
-            # "no such file" (tini names the file, catatonit does not) means no shell.
-            if "no such file" in text and ("/bin/sh" in text or "exec" in text):
+            if service.path_exists(container_id, "/bin/sh") is False:
                 raise ContainerError(
                     problem=f"the container stopped at once: the image has no /bin/sh ({detail})",
                     hint="para needs a POSIX shell in the image (busybox, alpine, debian...)",
                 )
+            # The engine may not have the last output yet: give it a moment.
+            tail = wait_for(lambda: self._log_tail(service, container_id), timeout=1.0) or ""
             raise ContainerError(
                 problem=f"the container stopped at once ({detail})"
                 + (f"; its last output:\n{tail}" if tail else ""),
                 hint="check the image and the command it can run",
             )
+        tail = self._log_tail(service, container_id)
         raise ContainerError(
             problem=f"the container's runner did not report ready within {timeout:.0f} s"
             + (f"; last output:\n{tail}" if tail else ""),
@@ -660,7 +659,7 @@ class DockerManager:
         if info is None:
             return {"state": "missing"}
         oom = info.oom_killed or (
-            info.running and self.oom_kills(self.service_for(ref), ref.id) > 0
+            info.running and (self.oom_kills(self.service_for(ref), ref.id) or 0) > 0
         )
         return {
             "state": info.state,
@@ -717,24 +716,61 @@ class DockerManager:
             stderr=stderr,
         )
         if code == 137:
-            info = service.inspect(ref.id)
-            # The kernel may also have picked the container's init: then the container
-            # is gone with State.OOMKilled set, and there is no cgroup left to ask.
-            killed = info is not None and (
-                info.oom_killed or (info.running and self.oom_kills(service, ref.id) > 0)
-            )
-            if killed:
-                assert info is not None
-                gone = "" if info.running else " (and the container with it)"
-                self.warnings.append(
-                    f"the command in session {record.name!r} was killed: out of memory (limit "
-                    f"{_human(info.memory)}){gone}; raise it with para docker start "
-                    f"{record.name} --recreate --memory SIZE, or docker.resources.memory"
-                )
+            warning = self.oom_warning(record)
+            if warning:
+                self.warnings.append(warning)
         return code
 
-    def oom_kills(self, service: DockerService, container_id: str) -> int:
-        """OOM kills in the container's memory cgroup so far.
+    def oom_warning(self, record: SessionRecord) -> str | None:
+        """What to tell the user after a command in the session died of SIGKILL, if it
+        was the memory limit."""
+        ref = record.container
+        if ref is None:
+            return None
+        info = self._oom_after_exec(self.service_for(ref), ref.id)
+        if info is None:
+            return None
+        gone = "" if info.running else " (and the container with it)"
+        return (
+            f"the command in session {record.name!r} was killed: out of memory (limit "
+            f"{_human(info.memory)}){gone}; raise it with para docker start "
+            f"{record.name} --recreate --memory SIZE, or docker.resources.memory"
+        )
+
+    def _oom_after_exec(
+        self, service: DockerService, container_id: str, timeout: float = 10.0
+    ) -> ContainerInfo | None:
+        """The container, if an exec that died of SIGKILL was an out-of-memory kill.
+
+        Two signs, polled because neither is immediate: the kernel may have picked the
+        container's init, and the engine marks the container exited with OOMKilled a
+        moment after the exec's stream ends; or the container lives on and its memory
+        cgroup counted the kill (``oom_kills``).
+        """
+        verdict: list[ContainerInfo | None] = []
+
+        def probe() -> bool:
+            info = service.inspect(container_id)
+            if info is None or info.oom_killed:
+                verdict.append(info)
+                return True
+            if info.running:
+                kills = self.oom_kills(service, container_id, timeout=0.5)
+                if kills is not None:
+                    verdict.append(info if kills > 0 else None)
+                    return True
+            elif info.state in ("exited", "dead"):
+                verdict.append(None)  # stopped for another reason
+                return True
+            return False
+
+        wait_for(probe, timeout=timeout, interval=0.05, transient=(ParaError,))
+        return verdict[0] if verdict else None
+
+    def oom_kills(
+        self, service: DockerService, container_id: str, timeout: float = 10.0
+    ) -> int | None:
+        """OOM kills in the container's memory cgroup so far (None: could not tell).
 
         Engines set State.OOMKilled only when the main process dies; a command run with
         exec that is killed leaves it false, so para reads the cgroup's own counter.
@@ -757,8 +793,8 @@ class DockerManager:
                 return counts or [0]
             return None
 
-        counts = wait_for(probe, timeout=10.0, interval=0.05, transient=(ParaError,))
-        return max(counts or [0])
+        counts = wait_for(probe, timeout=timeout, interval=0.05, transient=(ParaError,))
+        return max(counts) if counts else None
 
     def exec_all(
         self,

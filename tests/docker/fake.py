@@ -122,6 +122,9 @@ class FakeDockerService:
     def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:
         yield b"log line\n"
 
+    def path_exists(self, container_id: str, path: str) -> bool | None:
+        return path == "/bin/sh"
+
     def create_network(self, name: str, labels: dict[str, str]) -> None:
         self.calls.append(f"network create {name}")
         self.nets[name] = labels

@@ -375,7 +375,8 @@ def test_oom_kill_is_reported(repo: Path, para: Para, engine: DockerService) -> 
     result = para.fails("docker", "exec", "oom", "--", "sh", "-c", hog, code=137)
     assert "survived" not in result.stdout
     status = para.json("docker", "status", "oom", "--json")
-    assert "killed: out of memory (limit 24m)" in result.stderr, status
+    seen = {k: status.get(k) for k in ("state", "oom_killed", "exit_code", "error")}
+    assert "killed: out of memory (limit 24m)" in result.stderr, seen
     assert status["oom_killed"] is True
     assert "out of memory" in para("docker", "status", "oom").stdout
 
@@ -553,3 +554,11 @@ def test_attach_and_logs(repo: Path, para: Para, engine: DockerService) -> None:
     # the container's own output is its init's: write there, read it back through logs
     para("docker", "exec", "att", "--", "sh", "-c", "echo to-the-log > /proc/1/fd/1")
     assert "to-the-log" in para("docker", "logs", "att", "--tail", "5").stdout
+
+
+def test_oom_warning_on_the_fast_path(repo: Path, para: Para, engine: DockerService) -> None:
+    start(para, "oomfast", "--memory", "24m")
+    hog = "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"
+    proc = run_para("docker", "exec", "oomfast", "--", "sh", "-c", hog, cwd=repo)
+    assert proc.returncode == 137
+    assert "killed: out of memory (limit 24m)" in proc.stderr, proc.stderr
