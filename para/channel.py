@@ -542,15 +542,6 @@ class Channel:
                     json.dumps(outcome, indent=2).encode() + b"\n",
                 )
 
-    # -- runner ------------------------------------------------------------------------------
-
-    def runner_started(self) -> bool:
-        try:
-            self._read(None, "runner.json")
-        except (OSError, ValueError):
-            return False
-        return True
-
 
 def install_helpers(state_dir: Path) -> Path:
     """Copy para's POSIX sh helpers to ``<state>/bin`` (executable; refreshed on change)."""

@@ -280,12 +280,6 @@ class Git:
             result[name] = sha
         return result
 
-    def branch_commit(self, branch: str) -> str | None:
-        try:
-            return self._read("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
-        except GitError:
-            return None
-
     # -- worktrees --------------------------------------------------------------------------
 
     def add_worktree(self, path: Path, branch: str, base: str | None) -> None:

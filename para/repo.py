@@ -6,7 +6,6 @@ where ``git rev-parse`` costs a process. Layouts we do not understand fall back 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 
@@ -146,7 +145,3 @@ def session_of_path(repo: Repo, worktrees_dir: Path, path: Path | None = None) -
     except ValueError:
         return None
     return rel.parts[0] if rel.parts else None
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}

@@ -148,12 +148,6 @@ class CleanAction:
         return {"kind": self.kind, "target": self.target, "detail": self.detail, "done": self.done}
 
 
-@dataclass
-class StartRequest:
-    name: str | None = None
-    base: str | None = None
-
-
 class SessionManager:
     """Sessions of one repository. Methods take plain values and return records or views."""
 

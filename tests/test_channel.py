@@ -408,3 +408,14 @@ def test_channel_is_private_to_the_user(repo: Path, para: Para) -> None:
     for path in [channel_of(repo, "priv"), *channel_of(repo, "priv").rglob("*")]:
         if path.is_dir():
             assert path.stat().st_mode & 0o077 == 0, path
+
+
+def test_dispatch_from_a_base(repo: Path, para: Para, tmp_path: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "dev")
+    (repo / "dev.txt").write_text("dev\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "dev")
+    git(repo, "checkout", "-q", "main")
+    data = para.json("dispatch", "based", "look", "--base", "dev", "--agent", "true", "--json")
+    assert data["session"]["base"] == "dev"
+    assert (Path(data["session"]["worktree"]) / "dev.txt").exists()

@@ -180,3 +180,15 @@ def test_dispatch_runs_the_agent_in_the_container(
     wt = Path(data["session"]["worktree"])
     assert (wt / "agent.out").read_text() == "agent got: refactor the CLI\n"
     assert para.json("status", "ag", "--json")["report"]["task"] == "refactor the CLI"
+
+
+def test_detached_job_with_timeout(repo: Path, para: Para, engine: DockerService) -> None:
+    boxed(para, "to")
+    job = para(
+        "docker", "exec", "to", "--detach", "--timeout", "0.5", "--", "sleep", "20"
+    ).stdout.strip()
+    done = wait_job(para, "to", job, "done")
+    assert done["timed_out"] is True
+    assert done["exit_code"] != 0
+    bad = para.fails("docker", "exec", "to", "--timeout", "1", "--", "true", code=2)
+    assert "--timeout goes with --detach" in bad.stderr
