@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,3 +133,26 @@ def run_para(
         timeout=timeout,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def answering_socket(path: Path, response: bytes) -> Iterator[None]:
+    """A unix socket that answers one request with ``response`` (a fake engine)."""
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen()
+    server.settimeout(30)
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(response)
+        conn.close()
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+        server.close()

@@ -5,13 +5,11 @@ from __future__ import annotations
 import ast
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
-from tests.conftest import Para
+from tests.conftest import Para, answering_socket
 
 HEAVY = ("pydantic", "git", "docker", "textual", "rich", "filelock", "requests")
 
@@ -65,10 +63,6 @@ def test_docker_exec_fast_path_gives_up_without_importing_libraries(
     with its error messages) having imported nothing but the standard library."""
     para("start", "a")
     sock = tmp_path / "engine.sock"
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(str(sock))
-    server.listen()
-    server.settimeout(30)
     record = repo / ".para" / "state" / "sessions" / "a.json"
     data = json.loads(record.read_text())
     data["container"] = {
@@ -79,26 +73,16 @@ def test_docker_exec_fast_path_gives_up_without_importing_libraries(
         "endpoint": f"unix://{sock}",
     }
     record.write_text(json.dumps(data))
-
-    def serve() -> None:
-        conn, _ = server.accept()
-        conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}")
-        conn.close()
-
-    thread = threading.Thread(target=serve)
-    thread.start()
     probe = FAST_PROBE.format(args=["a", "--", "true"], out=str(tmp_path / "m.txt"))
-    subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=repo,
-        env=dict(os.environ),
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
-    thread.join()
-    server.close()
+    with answering_socket(sock, b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}"):
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=repo,
+            env=dict(os.environ),
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
     code, loaded = ast.literal_eval((tmp_path / "m.txt").read_text())
     assert code is None
     assert "para.docker.api" in loaded  # it did ask the engine

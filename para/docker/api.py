@@ -64,6 +64,7 @@ class UnixAPI:
 
     def __init__(self, socket_path: str, *, timeout: float = 60.0):
         self.socket_path = socket_path
+        self.url = f"unix://{socket_path}"
         self.timeout = timeout
 
     def connect(self, timeout: float | None) -> socket.socket:
@@ -113,7 +114,7 @@ class UnixAPI:
     @staticmethod
     def read_body(sock: socket.socket, headers: dict[str, str], rest: bytes) -> bytes:
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            return _dechunk(sock, rest)
+            return b"".join(_chunks(sock, rest))
         length = headers.get("content-length")
         if length is not None:
             want = int(length)
@@ -174,6 +175,26 @@ class UnixAPI:
         sock.settimeout(None)
         return sock, rest
 
+    def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]:
+        """GET ``path`` and yield the body as it arrives (logs -f): chunked or until close."""
+        sock = self.connect(None)
+        try:
+            sock.sendall(self.request_bytes("GET", path, params, None, "Connection: close\r\n"))
+            status, headers, rest = self.read_head(sock)
+            if status >= 400:
+                data = self.read_body(sock, headers, rest)
+                raise APIError(status, _error_message(Response(status, headers, data)))
+            sock.settimeout(None)
+            if "chunked" not in headers.get("transfer-encoding", "").lower():
+                if rest:
+                    yield rest
+                while chunk := sock.recv(65536):
+                    yield chunk
+                return
+            yield from _chunks(sock, rest)
+        finally:
+            sock.close()
+
 
 def _error_message(response: Response) -> str:
     try:
@@ -185,69 +206,26 @@ def _error_message(response: Response) -> str:
     return response.body.decode(errors="replace").strip() or f"HTTP {response.status}"
 
 
-def _dechunk(sock: socket.socket, rest: bytes) -> bytes:
+def _chunks(sock: socket.socket, rest: bytes) -> Iterator[bytes]:
+    """The payloads of a chunked body as they arrive (ends at the last chunk or close)."""
     buf = bytearray(rest)
-    out = bytearray()
-
-    def fill(n: int) -> None:
-        while len(buf) < n:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionFailed("truncated chunked response")
-            buf.extend(chunk)
-
     while True:
         while b"\r\n" not in buf:
             chunk = sock.recv(65536)
             if not chunk:
-                return bytes(out)
+                return
             buf.extend(chunk)
         line, _, remainder = bytes(buf).partition(b"\r\n")
-        size = int(line.split(b";")[0].strip() or b"0", 16)
         buf = bytearray(remainder)
+        size = int(line.split(b";")[0].strip() or b"0", 16)
         if size == 0:
-            return bytes(out)
-        fill(size + 2)
-        out += buf[:size]
-        del buf[: size + 2]
-
-
-def stream_body(api: UnixAPI, path: str, params: dict[str, Any] | None) -> Iterator[bytes]:
-    """GET ``path`` and yield the body as it arrives (logs -f): chunked or until close."""
-    sock = api.connect(None)
-    try:
-        sock.sendall(api.request_bytes("GET", path, params, None, "Connection: close\r\n"))
-        status, headers, rest = api.read_head(sock)
-        if status >= 400:
-            data = api.read_body(sock, headers, rest)
-            raise APIError(status, _error_message(Response(status, headers, data)))
-        sock.settimeout(None)
-        if "chunked" not in headers.get("transfer-encoding", "").lower():
-            if rest:
-                yield rest
-            while chunk := sock.recv(65536):
-                yield chunk
             return
-        buf = bytearray(rest)
-        while True:
-            while b"\r\n" not in buf:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return
-                buf.extend(chunk)
-            line, _, remainder = bytes(buf).partition(b"\r\n")
-            buf = bytearray(remainder)
-            size = int(line.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
+        while len(buf) < size + 2:
+            chunk = sock.recv(65536)
+            if not chunk:
+                if buf:
+                    yield bytes(buf)
                 return
-            while len(buf) < size + 2:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    if buf:
-                        yield bytes(buf)
-                    return
-                buf.extend(chunk)
-            yield bytes(buf[:size])
-            del buf[: size + 2]
-    finally:
-        sock.close()
+            buf.extend(chunk)
+        yield bytes(buf[:size])
+        del buf[: size + 2]

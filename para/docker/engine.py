@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO, Protocol
 
-from para.docker.api import APIError, ConnectionFailed, Response, UnixAPI, quote_path, stream_body
+from para.docker.api import APIError, ConnectionFailed, Response, UnixAPI, quote_path
 from para.docker.endpoint import Endpoint
 from para.docker.service import (
     Backend,
@@ -54,30 +54,6 @@ class Transport(Protocol):
     def hijack(self, path: str, body: Any) -> tuple[socket.socket, bytes]: ...
 
     def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]: ...
-
-
-class UnixTransport:
-    def __init__(self, endpoint: Endpoint):
-        assert endpoint.socket_path is not None
-        self.url = endpoint.url
-        self.api = UnixAPI(endpoint.socket_path)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        timeout: float | None = None,
-    ) -> Response:
-        return self.api.request(method, path, params=params, body=body, timeout=timeout)
-
-    def hijack(self, path: str, body: Any) -> tuple[socket.socket, bytes]:
-        return self.api.hijack(path, body)
-
-    def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]:
-        return stream_body(self.api, path, params)
 
 
 class SdkTransport:
@@ -164,7 +140,7 @@ def sdk_client(endpoint: Endpoint, env: Mapping[str, str]) -> Any:
 
 def make_transport(endpoint: Endpoint, env: Mapping[str, str]) -> Transport:
     if endpoint.socket_path is not None:
-        return UnixTransport(endpoint)
+        return UnixAPI(endpoint.socket_path)
     return SdkTransport(endpoint, env)
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from para.docker.endpoint import candidates, docker_context
 from para.docker.manager import default_connect
 from para.docker.stream import demultiplex
 from para.errors import EngineUnavailable
+from tests.conftest import answering_socket
 
 
 def test_docker_host_and_config_precedence() -> None:
@@ -61,52 +60,24 @@ def test_unreachable_engine_names_every_endpoint(tmp_path: Path) -> None:
 
 
 def test_podman_is_recognised_by_its_ping_header(tmp_path: Path) -> None:
-    path = str(tmp_path / "fake.sock")
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(path)
-    server.listen()
-
-    def answer() -> None:
-        conn, _ = server.accept()
-        conn.recv(65536)
-        conn.sendall(
-            b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nLibpod-Api-Version: 4.3.1\r\n"
-            b"Content-Length: 2\r\n\r\nOK"
-        )
-        conn.close()
-
-    thread = threading.Thread(target=answer)
-    thread.start()
-    try:
+    path = tmp_path / "fake.sock"
+    ping = (
+        b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nLibpod-Api-Version: 4.3.1\r\n"
+        b"Content-Length: 2\r\n\r\nOK"
+    )
+    with answering_socket(path, ping):
         service = default_connect("docker", f"unix://{path}", {})
-    finally:
-        thread.join()
-        server.close()
     assert service.info.backend == "podman"
     assert type(service).__name__ == "PodmanService"
 
 
 def test_chunked_response_is_decoded(tmp_path: Path) -> None:
-    path = str(tmp_path / "c.sock")
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(path)
-    server.listen()
-
-    def answer() -> None:
-        conn, _ = server.accept()
-        conn.recv(65536)
-        conn.sendall(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n"
-        )
-        conn.close()
-
-    thread = threading.Thread(target=answer)
-    thread.start()
-    try:
-        assert UnixAPI(path).request("GET", "/x").json() == [1, 2]
-    finally:
-        thread.join()
-        server.close()
+    path = tmp_path / "c.sock"
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n"
+    )
+    with answering_socket(path, chunked):
+        assert UnixAPI(str(path)).request("GET", "/x").json() == [1, 2]
 
 
 def test_demultiplex_frames_and_raw() -> None:
