@@ -387,3 +387,15 @@ def test_bad_config_is_a_clear_error(repo: Path, para: Para) -> None:
     (repo / ".para" / "config.json").write_text(json.dumps({"worktree_dir": "x"}))
     result = para.fails("list")
     assert "config.json: worktree_dir: Extra inputs are not permitted" in result.stderr
+
+
+def test_global_directory_and_backend_options(
+    repo: Path, para: Para, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    para("start", "far")
+    monkeypatch.chdir(tmp_path)
+    listed = para.json("-C", str(repo), "list", "--json")
+    assert [s["name"] for s in listed] == ["far"]
+    shown = para.json("-C", str(repo), "--backend", "podman", "config", "show", "--json")
+    assert shown["values"]["docker"]["backend"] == "podman"
+    assert shown["sources"]["docker.backend"] == "flag"
