@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import socket
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO, Protocol
 
@@ -36,6 +38,9 @@ from para.errors import (
 )
 
 _NS = 1_000_000_000
+# Engine events that mean someone stopped the container on purpose (Docker's stop also
+# logs kill events for its signals).
+_STOP_ACTIONS = frozenset({"kill", "stop"})
 
 
 class Transport(Protocol):
@@ -407,6 +412,7 @@ class DockerEngineService:
             oom_killed=bool(state.get("OOMKilled")),
             error=state.get("Error") or None,
             created=data.get("Created"),
+            started_at=state.get("StartedAt"),
             finished_at=state.get("FinishedAt"),
             ports=ports,
             networks=sorted((network.get("Networks") or {}).keys()),
@@ -503,6 +509,38 @@ class DockerEngineService:
         data = self._call("GET", f"/exec/{exec_id}/json").json()
         code = data.get("ExitCode")
         return int(code) if code is not None else 1
+
+    def stopped_on_request(self, container_id: str, since: float) -> bool | None:
+        # Past events arrive at once; "until" only bounds the wait should no "die" come.
+        # (It must lie ahead: Podman 4 answers a past "until" with no events at all.)
+        params = {
+            "since": str(math.floor(since)),
+            "until": str(math.ceil(time.time()) + 2),
+            "filters": json.dumps({"type": ["container"], "container": [container_id]}),
+        }
+        pending = b""
+        events = self.transport.stream("/events", params)
+        try:
+            for chunk in events:
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    try:
+                        event = json.loads(line)
+                        action, at = event.get("Action"), int(event.get("timeNano", 0)) / _NS
+                    except (ValueError, TypeError, AttributeError):
+                        continue
+                    if at < since - 0.001:
+                        continue  # an earlier run of the container in the same second
+                    if action in _STOP_ACTIONS:
+                        return True
+                    if action == "die":
+                        return False
+        except (APIError, ConnectionFailed, OSError):
+            return None
+        finally:
+            if hasattr(events, "close"):
+                events.close()
+        return None
 
     def path_exists(self, container_id: str, path: str) -> bool | None:
         try:

@@ -658,9 +658,11 @@ class DockerManager:
             return {"state": "unreachable", "error": exc.message}
         if info is None:
             return {"state": "missing"}
-        oom = info.oom_killed or (
-            info.running and (self.oom_kills(self.service_for(ref), ref.id) or 0) > 0
-        )
+        service = self.service_for(ref)
+        if info.running:
+            oom = info.oom_killed or (self.oom_kills(service, ref.id) or 0) > 0
+        else:
+            oom = self.died_of_memory(service, info)
         return {
             "state": info.state,
             "health": info.health,
@@ -760,12 +762,32 @@ class DockerManager:
                     verdict.append(info if kills > 0 else None)
                     return True
             elif info.state in ("exited", "dead"):
-                verdict.append(None)  # stopped for another reason
+                verdict.append(info if self.died_of_memory(service, info) else None)
                 return True
             return False
 
         wait_for(probe, timeout=timeout, interval=0.05, transient=(ParaError,))
         return verdict[0] if verdict else None
+
+    def died_of_memory(self, service: DockerService, info: ContainerInfo) -> bool:
+        """Whether a container that is no longer running was killed for memory.
+
+        The engine's OOMKilled is the first sign, but Podman misses it when the kernel,
+        having killed the command that used the memory, kills the container's keep-alive
+        in a second OOM a moment later. So a memory-limited container that died of SIGKILL
+        (137) without anyone asking the engine to kill or stop it counts as killed for
+        memory too: the only other sender of that SIGKILL would be a root process on the
+        host.
+        """
+        if info.oom_killed:
+            return True
+        if info.running or info.exit_code != 137 or not info.memory:
+            return False
+        try:
+            started = datetime.fromisoformat(info.started_at or "")
+        except ValueError:
+            return False
+        return service.stopped_on_request(info.id, started.timestamp()) is False
 
     def oom_kills(
         self, service: DockerService, container_id: str, timeout: float = 10.0

@@ -75,6 +75,7 @@ class ContainerInfo:
     oom_killed: bool = False
     error: str | None = None
     created: str | None = None
+    started_at: str | None = None
     finished_at: str | None = None
     ports: dict[str, int] = field(default_factory=dict)  # "8000" -> host port
     networks: list[str] = field(default_factory=list)
@@ -151,6 +152,11 @@ class DockerService(Protocol):
     ) -> int: ...
 
     def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]: ...
+
+    def stopped_on_request(self, container_id: str, since: float) -> bool | None:
+        """Whether the container's first death after ``since`` (unix time) followed a kill
+        or stop request to the engine (its event log); None when the engine cannot tell."""
+        ...
 
     def path_exists(self, container_id: str, path: str) -> bool | None:
         """Whether ``path`` exists in the container's filesystem (also when it is stopped);

@@ -34,6 +34,7 @@ class FakeDockerService:
         self.nets: dict[str, dict[str, str]] = {}
         self.calls: list[str] = []
         self.fail_start: str | None = None
+        self.stopped: set[str] = set()  # containers stopped or killed through the engine
         self._ids = itertools.count(1)
 
     def ping(self) -> EngineInfo:
@@ -82,6 +83,7 @@ class FakeDockerService:
 
     def stop(self, container_id: str, timeout: int) -> None:
         self.calls.append(f"stop {container_id}")
+        self.stopped.add(container_id)
         if container_id in self.containers:
             self.containers[container_id].state = "exited"
 
@@ -121,6 +123,9 @@ class FakeDockerService:
 
     def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:
         yield b"log line\n"
+
+    def stopped_on_request(self, container_id: str, since: float) -> bool | None:
+        return container_id in self.stopped
 
     def path_exists(self, container_id: str, path: str) -> bool | None:
         return path == "/bin/sh"

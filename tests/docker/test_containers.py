@@ -12,8 +12,9 @@ import pytest
 
 from para.docker import labels as L
 from para.docker.service import DockerService
+from para.poll import wait_for
 from para.repo import discover
-from tests.conftest import Para, git, make_repo, run_para
+from tests.conftest import Para, git, make_repo, para_executable, run_para
 from tests.docker.conftest import BUSYBOX, DEBIAN, engine_cli
 
 pytestmark = pytest.mark.engine
@@ -379,6 +380,29 @@ def test_oom_kill_is_reported(repo: Path, para: Para, engine: DockerService) -> 
     assert "killed: out of memory (limit 24m)" in result.stderr, seen
     assert status["oom_killed"] is True
     assert "out of memory" in para("docker", "status", "oom").stdout
+
+
+def test_container_killed_through_the_engine_is_not_called_oom(
+    repo: Path, para: Para, engine: DockerService, engine_name: str
+) -> None:
+    container = start(para, "killed", "--memory", "24m")["container"]
+    assert isinstance(container, dict)
+    cid = str(container["id"])
+    running = subprocess.Popen(
+        [para_executable(), "docker", "exec", "killed", "--", "sleep", "60"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: "sleep 60" in engine_cli(engine_name, "exec", cid, "ps").stdout, timeout=30)
+    proc = engine_cli(engine_name, "kill", cid)
+    assert proc.returncode == 0, proc.stderr
+    _out, err = running.communicate(timeout=60)
+    assert "out of memory" not in err
+    status = para.json("docker", "status", "killed", "--json")
+    assert (status["state"], status["exit_code"], status["oom_killed"]) == ("exited", 137, False)
+    assert "out of memory" not in para("docker", "status", "killed").stdout
 
 
 def test_forwarded_secret_is_inside_but_never_stored_or_printed(

@@ -179,6 +179,36 @@ def test_states_report_missing_and_unreachable(
     assert view["container"]["state"] == "missing"
 
 
+@pytest.mark.parametrize(
+    ("limited", "exit_code", "stopped", "expected"),
+    [
+        (True, 137, False, True),  # SIGKILL nobody asked the engine for: the memory limit
+        (True, 137, True, False),  # killed or stopped through the engine
+        (True, 1, False, False),  # the keep-alive failed on its own
+        (False, 137, False, False),  # no memory limit, so not the memory cgroup
+    ],
+)
+def test_dead_container_counts_as_oom_only_when_nothing_else_killed_it(
+    repo: Path,
+    para: Para,
+    fake: FakeDockerService,
+    limited: bool,
+    exit_code: int,
+    stopped: bool,
+    expected: bool,
+) -> None:
+    para("start", "m", "--docker", "--image", "img:1", "--memory", "24m")
+    [(cid, info)] = fake.containers.items()
+    info.memory = info.memory if limited else None
+    if stopped:
+        fake.stop(cid, 1)
+    info.state, info.exit_code = "exited", exit_code
+    info.started_at, info.finished_at = "2026-11-22T01:00:00.5Z", "2026-11-22T01:00:09.25Z"
+    status = para.json("docker", "status", "m", "--json")
+    assert status["oom_killed"] is expected
+    assert ("out of memory" in para("docker", "status", "m").stdout) is expected
+
+
 def test_engine_unavailable_during_finish_leaves_a_warning(
     repo: Path, para: Para, fake: FakeDockerService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
