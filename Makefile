@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	# command ~15 ms at start-up (measured; see docs/performance.md)
 	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat \
 		|| $(BIN)/pip install --quiet -e '.[dev]'
+	# cache para's bytecode as a regular install would, also under PYTHONDONTWRITEBYTECODE
+	$(BIN)/python -m compileall -q para
 	touch $@
 
 # Everything, engine tests included (they skip without an engine unless
