@@ -332,6 +332,24 @@ class Channel:
 
     def write_status(self, status: Status) -> None:
         self._write(None, "status.json", status.model_dump_json(indent=2).encode() + b"\n")
+        # para-status's memory of the values, so that a later para-status call in the
+        # session keeps what this report set (it reads shell assignments, not JSON).
+        progress = status.progress or Progress()
+        values = {
+            "state": status.state,
+            "task": status.task,
+            "phase": status.phase,
+            "tests": status.tests,
+            "current": progress.current,
+            "total": progress.total,
+            "message": progress.message,
+            "blocked": status.blocked_reason,
+        }
+        lines = " ".join(
+            f"{key}={shlex.quote('' if value is None else str(value))}"
+            for key, value in values.items()
+        )
+        self._write(None, ".status.vars", lines.encode() + b"\n")
 
     # -- queue -------------------------------------------------------------------------------
 

@@ -334,6 +334,28 @@ def test_helpers_refuse_malformed_progress(repo: Path, para: Para) -> None:
     assert report["progress"] == {"current": None, "total": None, "message": "thinking"}
 
 
+@pytest.mark.parametrize("shell", ["dash", "busybox"])
+def test_para_status_keeps_what_para_report_set(repo: Path, para: Para, shell: str) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    para("start", "mix")
+    task = 'it\'s $(touch pwned) `x` "q"\nline two'
+    para("report", "mix", "--task", task, "--phase", "build", "--progress", "2/5")
+    bin_dir = install_helpers(repo / ".para" / "state")
+    channel = channel_of(repo, "mix")
+    env = {**os.environ, "PARA_CHANNEL": str(channel), "PARA_SESSION": "mix"}
+    argv = [*([shell, "sh"] if shell == "busybox" else [shell]), str(bin_dir / "para-status")]
+    subprocess.run([*argv, "--tests", "passed"], env=env, check=True, cwd=repo)
+    report = para.json("status", "mix", "--json")["report"]
+    assert (report["task"], report["phase"], report["tests"]) == (task, "build", "passed")
+    assert report["progress"] == {"current": 2, "total": 5, "message": None}
+    assert not (repo / "pwned").exists()
+    para("report", "mix", "--blocked", "needs a key")
+    subprocess.run([*argv, "--state", "working"], env=env, check=True)
+    report = para.json("status", "mix", "--json")["report"]
+    assert (report["state"], report["blocked_reason"], report["task"]) == ("working", None, task)
+
+
 def test_report_too_long_is_a_clear_error(repo: Path, para: Para) -> None:
     para("start", "r")
     result = para.fails("report", "r", "--task", "x" * 3000)
