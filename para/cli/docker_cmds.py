@@ -218,7 +218,7 @@ def status(ctx: click.Context, name: str | None, as_json: bool) -> None:
     if as_json:
         render.echo_json(data)
     else:
-        render.container_detail(data)
+        render.container_detail(data, view.name)
 
 
 @docker.command()

@@ -144,6 +144,14 @@ def session_detail(view: SessionView) -> None:
                     "(raise --memory or docker.resources.memory)",
                 )
             )
+        if container.get("config_changed"):
+            rows.append(
+                (
+                    "config",
+                    "changed since the container was made; para docker start "
+                    f"{data['name']} --recreate applies it",
+                )
+            )
     if data["report"]:
         rows.append(("report", report_cell(data["report"])))
         report = data["report"]
@@ -175,7 +183,7 @@ def container_table(rows: Sequence[dict[str, Any]]) -> None:
     table(("SESSION", "CONTAINER", "STATE", "IMAGE", "PORTS", "NOTE"), lines)
 
 
-def container_detail(data: dict[str, Any]) -> None:
+def container_detail(data: dict[str, Any], session: str) -> None:
     rows: list[tuple[str, Any]] = [
         ("container", f"{data['name']} ({data['id'][:12]})"),
         ("backend", data["backend"]),
@@ -209,6 +217,14 @@ def container_detail(data: dict[str, Any]) -> None:
         rows.append(("networks", ", ".join(data["networks"])))
     if data.get("error"):
         rows.append(("error", data["error"]))
+    if data.get("config_changed"):
+        rows.append(
+            (
+                "config",
+                "changed since the container was made; para docker start "
+                f"{session} --recreate applies it",
+            )
+        )
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")

@@ -235,7 +235,7 @@ class DockerManager:
         ports = parse_ports(requested)
         network = self._network(service, cfg.network.mode, undo)
         image_info = service.image(image) or self._pull(service, image)
-        env, secret_keys = self._environment(record, cfg, options, image_info.env, ports)
+        env = self._environment(record, cfg, options, image_info.env, ports)
         spec = ContainerSpec(
             name=L.container_name(self.repo.repo_id, record.name),
             image=image,
@@ -257,7 +257,7 @@ class DockerManager:
             healthcheck=self._healthcheck(cfg),
             stop_timeout=cfg.stop_timeout,
         )
-        spec.labels = self._labels(record, spec, secret_keys)
+        spec.labels = self._labels(record, self.fingerprint(cfg, image, options))
         self._grant(spec.user, [self.channel_dir(record.name), self.home_dir(record.name)])
         self._clear_ready(record.name)
         container_id = service.create(spec)
@@ -284,34 +284,30 @@ class DockerManager:
         with self.pull_reporter(image) as report:
             return service.pull(image, report)
 
-    def _labels(
-        self, record: SessionRecord, spec: ContainerSpec, secret_keys: set[str]
-    ) -> dict[str, str]:
-        visible = {k: ("<secret>" if k in secret_keys else v) for k, v in spec.env.items()}
-        material = json.dumps(
-            {
-                "image": spec.image,
-                "mounts": [m.__dict__ for m in spec.mounts],
-                "env": visible,
-                "user": spec.user,
-                "cpus": spec.nano_cpus,
-                "memory": spec.memory,
-                "pids": spec.pids_limit,
-                "network": spec.network,
-                "ports": sorted(spec.ports),
-                "init": spec.init,
-            },
-            sort_keys=True,
-        )
+    def _labels(self, record: SessionRecord, config_hash: str) -> dict[str, str]:
         return {
             L.MANAGED: "true",
             L.REPO: str(self.repo.root),
             L.REPO_ID: self.repo.repo_id,
             L.SESSION: record.name,
             L.VERSION: __version__,
-            L.CONFIG_HASH: hashlib.sha256(material.encode()).hexdigest()[:16],
+            L.CONFIG_HASH: config_hash,
             L.WORKTREE: record.worktree,
         }
+
+    @staticmethod
+    def fingerprint(cfg: DockerConfig, image: str, options: ContainerOptions | None) -> str:
+        """A short hash of everything in the configuration that shapes a session's
+        container (not the engine it runs on, nor host ports picked at start, nor secret
+        values): when it changes, ``para docker start NAME --recreate`` would make a
+        different container."""
+        material = {
+            "image": image,
+            "config": cfg.model_dump(mode="json", include=_SHAPING),
+            "options": (options or ContainerOptions()).to_dict(),
+        }
+        text = json.dumps(material, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _healthcheck(self, cfg: DockerConfig) -> HealthSpec | None:
         hc = cfg.healthcheck
@@ -429,7 +425,7 @@ class DockerManager:
         options: ContainerOptions | None,
         image_env: list[str],
         ports: dict[int, int],
-    ) -> tuple[dict[str, str], set[str]]:
+    ) -> dict[str, str]:
         image_path = next(
             (e.partition("=")[2] for e in image_env if e.startswith("PATH=")),
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -451,19 +447,17 @@ class DockerManager:
             env[f"PARA_PORT_{container_port}"] = str(host_port)
         env.update(cfg.environment)
         env.update(parse_env_pairs(options.env if options else []))
-        secret_keys: set[str] = set()
         missing = []
         for name in cfg.forward_env:
             if name in self.env:
                 env[name] = self.env[name]
-                secret_keys.add(name)
             else:
                 missing.append(name)
         if missing:
             self.warnings.append(
                 f"docker.forward_env names variables not set here: {', '.join(missing)}"
             )
-        return env, secret_keys
+        return env
 
     def _git_identity(self, worktree: Path) -> dict[str, str]:
         from para.git import run_git
@@ -668,6 +662,7 @@ class DockerManager:
             "health": info.health,
             "exit_code": info.exit_code,
             "oom_killed": oom,
+            "config_changed": self._config_changed(record, info),
             "ports": info.ports or dict(ref.ports),
             "limits": {
                 "cpus": info.nano_cpus / 1e9 if info.nano_cpus else None,
@@ -677,6 +672,20 @@ class DockerManager:
             "networks": info.networks,
             "config_hash": info.labels.get(L.CONFIG_HASH),
         }
+
+    def _config_changed(self, record: SessionRecord, info: ContainerInfo) -> bool | None:
+        """Whether the configuration now differs from the container's (None: unknown)."""
+        label = info.labels.get(L.CONFIG_HASH)
+        ref = record.container
+        if not label or ref is None:
+            return None
+        options = ContainerOptions.from_dict(ref.options) if ref.options else None
+        try:
+            cfg = self.session_config(options)
+            image = resolve_image(cfg, Path(record.worktree))
+        except ParaError:
+            return None  # a broken config file is reported by the commands that use it
+        return self.fingerprint(cfg, image, options) != label
 
     def stop(self, record: SessionRecord) -> None:
         ref = record.container
@@ -1073,6 +1082,22 @@ class _PrefixedWriter:
                 self.target.write(self.prefix + self.buf + b"\n")
                 self.target.flush()
             self.buf = b""
+
+
+# The parts of the docker configuration that shape a container (see fingerprint).
+_SHAPING = {
+    "workdir",
+    "user",
+    "forward_env",
+    "volumes",
+    "ports",
+    "environment",
+    "resources",
+    "network",
+    "init",
+    "healthcheck",
+    "stop_timeout",
+}
 
 
 def _parse_time(text: str | None) -> datetime | None:

@@ -58,10 +58,14 @@ class ContainerOptions:
         )
 
     @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> ContainerOptions:
+        """The inverse of ``to_dict`` (unknown keys from other versions are dropped)."""
+        return cls(**{k: v for k, v in saved.items() if k in cls.__dataclass_fields__})
+
+    @classmethod
     def from_ref(cls, ref: ContainerRef) -> ContainerOptions:
         """The choices a container was made with (its host ports are chosen anew)."""
-        saved = dict(ref.options)
-        made = cls(**{k: v for k, v in saved.items() if k in cls.__dataclass_fields__})
+        made = cls.from_dict(dict(ref.options))
         made.image = made.image or ref.image
         made.network = made.network or ref.network_mode
         made.ports = [p.rpartition(":")[2] for p in made.ports] or list(ref.ports)

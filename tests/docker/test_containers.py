@@ -542,8 +542,14 @@ def test_ports_are_published_on_loopback(
 def test_recreate_keeps_earlier_choices(repo: Path, para: Para, engine: DockerService) -> None:
     start(para, "re", "--memory", "72m", "--pids", "60")
     para("docker", "exec", "re", "--", "sh", "-c", "echo kept > $HOME/note")
+    assert para.json("docker", "status", "re", "--json")["config_changed"] is False
+    (repo / ".para").mkdir(exist_ok=True)
+    (repo / ".para" / "config.json").write_text('{"docker": {"environment": {"MODE": "b"}}}')
+    assert para.json("status", "re", "--json")["container"]["config_changed"] is True
     para("docker", "start", "re", "--recreate")
     status = para.json("docker", "status", "re", "--json")
+    assert status["config_changed"] is False
+    assert para("docker", "exec", "re", "--", "sh", "-c", "echo $MODE").stdout == "b\n"
     assert status["image"] == BUSYBOX
     assert status["limits"]["memory"] == 72 * 2**20
     assert status["limits"]["pids"] == 60

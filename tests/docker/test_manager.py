@@ -209,6 +209,25 @@ def test_dead_container_counts_as_oom_only_when_nothing_else_killed_it(
     assert ("out of memory" in para("docker", "status", "m").stdout) is expected
 
 
+def test_status_says_when_the_config_changed_and_recreate_applies_it(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    para("start", "cfg", "--docker", "--image", "img:1", "--memory", "1g", "--port", "8000")
+    assert para.json("docker", "status", "cfg", "--json")["config_changed"] is False
+    config = repo / ".para" / "config.json"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(json.dumps({"docker": {"retention_days": 1, "stop_timeout": 5}}))
+    assert para.json("docker", "status", "cfg", "--json")["config_changed"] is False
+    config.write_text(json.dumps({"docker": {"environment": {"MODE": "fast"}}}))
+    assert para.json("docker", "status", "cfg", "--json")["config_changed"] is True
+    for command in (["docker", "status"], ["status"]):
+        assert "para docker start cfg --recreate applies it" in para(*command, "cfg").stdout
+    para("docker", "start", "cfg", "--recreate")
+    assert para.json("docker", "status", "cfg", "--json")["config_changed"] is False
+    [spec] = [fake.specs[cid] for cid in fake.containers]
+    assert spec.env["MODE"] == "fast" and spec.memory == 2**30
+
+
 def test_engine_unavailable_during_finish_leaves_a_warning(
     repo: Path, para: Para, fake: FakeDockerService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
