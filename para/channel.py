@@ -559,25 +559,3 @@ class Channel:
                     f"outcome-{request.body.id}.json",
                     json.dumps(outcome, indent=2).encode() + b"\n",
                 )
-
-
-def install_helpers(state_dir: Path) -> Path:
-    """Copy para's POSIX sh helpers to ``<state>/bin`` (executable; refreshed on change)."""
-    from importlib.resources import files
-
-    from para.state import write_atomic
-
-    target = state_dir / "bin"
-    target.mkdir(parents=True, exist_ok=True)
-    for entry in (files("para") / "assets").iterdir():
-        if entry.name.startswith(("_", ".")) or not entry.is_file():
-            continue
-        data = entry.read_bytes()
-        dest = target / entry.name
-        try:
-            same = dest.read_bytes() == data and os.access(dest, os.X_OK)
-        except FileNotFoundError:
-            same = False
-        if not same:
-            write_atomic(dest, data, mode=0o755)
-    return target

@@ -542,7 +542,7 @@ class SessionManager:
 
     def _spawn_host_runner(self, record: SessionRecord) -> None:
         """Serve a host session's queue with the same sh runner, detached from para."""
-        from para.channel import install_helpers
+        from para.channel_dirs import install_helpers
 
         runner = install_helpers(self.repo.state_dir) / "para-runner"
         env = gitmod.scrubbed_env(self.env) | self.session_env(record)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from para.channel import Channel, install_helpers
+from para.channel import Channel
+from para.channel_dirs import install_helpers
 from tests.conftest import Para, git, para_executable
 
 SHELLS = [["sh"], ["busybox", "sh"]]

@@ -27,7 +27,10 @@ with open({out!r}, "w") as fh:
 """
 
 
-def modules_after(args: list[str], cwd: Path, tmp_path: Path) -> tuple[int, set[str]]:
+def modules_after(
+    args: list[str], cwd: Path, tmp_path: Path, *, full: bool = False
+) -> tuple[int, set[str]]:
+    """Exit code and the modules ``para ARGS`` loaded: top-level names, or all with full."""
     out = tmp_path / "modules.txt"
     subprocess.run(
         [sys.executable, "-c", PROBE.format(args=args, out=str(out))],
@@ -38,7 +41,7 @@ def modules_after(args: list[str], cwd: Path, tmp_path: Path) -> tuple[int, set[
         timeout=60,
     )
     code, loaded = ast.literal_eval(out.read_text())
-    return code, {name.split(".")[0] for name in loaded}
+    return code, set(loaded) if full else {name.split(".")[0] for name in loaded}
 
 
 def test_help_imports_no_service_library(repo: Path, tmp_path: Path) -> None:

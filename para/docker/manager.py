@@ -506,7 +506,7 @@ class DockerManager:
         return path
 
     def install_helpers(self) -> Path:
-        from para.channel import install_helpers
+        from para.channel_dirs import install_helpers
 
         return install_helpers(self.repo.state_dir)
 

@@ -16,6 +16,7 @@ from para.poll import wait_for
 from para.repo import discover
 from tests.conftest import Para, git, make_repo, para_executable, run_para
 from tests.docker.conftest import BUSYBOX, DEBIAN, engine_cli
+from tests.test_imports import modules_after
 
 pytestmark = pytest.mark.engine
 
@@ -561,6 +562,18 @@ def test_recreate_keeps_earlier_choices(repo: Path, para: Para, engine: DockerSe
     assert "not found" in bad.stderr
     # the failed recreate left the running container alone
     assert para.json("docker", "status", "re", "--json")["state"] == "running"
+
+
+def test_start_with_a_container_loads_no_channel_models(
+    repo: Path, engine: DockerService, tmp_path: Path
+) -> None:
+    """A container start writes the helpers and the channel's directories; the channel's
+    pydantic models (~12 ms to build) are for the commands that read the channel."""
+    args = ["start", "light", "--docker", "--image", BUSYBOX]
+    code, loaded = modules_after(args, repo, tmp_path, full=True)
+    assert code == 0
+    assert "para.docker.manager" in loaded  # it did start a container
+    assert "para.channel" not in loaded
 
 
 def test_failed_start_leaves_no_home(repo: Path, para: Para, engine: DockerService) -> None:

@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from para.app import App
-from para.channel import install_helpers
+from para.channel_dirs import install_helpers
 from para.docker.manager import DockerManager
 from para.monitor.app import MonitorApp, progress_bar
 from para.monitor.data import collect
