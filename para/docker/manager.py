@@ -297,14 +297,19 @@ class DockerManager:
 
     @staticmethod
     def fingerprint(cfg: DockerConfig, image: str, options: ContainerOptions | None) -> str:
-        """A short hash of everything in the configuration that shapes a session's
-        container (not the engine it runs on, nor host ports picked at start, nor secret
-        values): when it changes, ``para docker start NAME --recreate`` would make a
-        different container."""
+        """A short hash of the container a session gets from ``cfg`` (the configuration
+        with the session's choices applied) and its resolved ``image``: the effective
+        values only, so a recreate's restated choices hash alike, and not the engine, the
+        host ports picked at start or secret values. When it changes, ``para docker start
+        NAME --recreate`` would make a different container."""
+        options = options or ContainerOptions()
+        ports = {p.rpartition(":")[2] for p in [*cfg.ports, *options.ports]}
         material = {
             "image": image,
             "config": cfg.model_dump(mode="json", include=_SHAPING),
-            "options": (options or ContainerOptions()).to_dict(),
+            "env": options.env,
+            "volumes": options.volumes,
+            "ports": sorted(ports),
         }
         text = json.dumps(material, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -630,7 +635,8 @@ class DockerManager:
                 self._wait_ready(service, ref.id, record.name)
                 return record
         if ref is not None:
-            options = (options or ContainerOptions()).over(ContainerOptions.from_ref(ref))
+            # the choices given then, over the configuration as it is now
+            options = (options or ContainerOptions()).over(ContainerOptions.given(ref))
             self.prepare(options)  # fail before the old container is gone
             self.remove_for(record, keep_home=True)
         with contextlib.ExitStack() as undo:
@@ -679,7 +685,7 @@ class DockerManager:
         ref = record.container
         if not label or ref is None:
             return None
-        options = ContainerOptions.from_dict(ref.options) if ref.options else None
+        options = ContainerOptions.given(ref)  # what a recreate starts from
         try:
             cfg = self.session_config(options)
             image = resolve_image(cfg, Path(record.worktree))
@@ -1084,13 +1090,13 @@ class _PrefixedWriter:
             self.buf = b""
 
 
-# The parts of the docker configuration that shape a container (see fingerprint).
+# The parts of the docker configuration that shape a container (see fingerprint; ports
+# are hashed as container ports, together with the session's own).
 _SHAPING = {
     "workdir",
     "user",
     "forward_env",
     "volumes",
-    "ports",
     "environment",
     "resources",
     "network",

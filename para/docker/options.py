@@ -58,15 +58,20 @@ class ContainerOptions:
         )
 
     @classmethod
-    def from_dict(cls, saved: dict[str, Any]) -> ContainerOptions:
-        """The inverse of ``to_dict`` (unknown keys from other versions are dropped)."""
-        return cls(**{k: v for k, v in saved.items() if k in cls.__dataclass_fields__})
+    def given(cls, ref: ContainerRef) -> ContainerOptions:
+        """The choices given on the command line when the container was made; what the
+        configuration decided is left to the configuration (host ports are chosen anew)."""
+        saved = dict(ref.options)
+        made = cls(**{k: v for k, v in saved.items() if k in cls.__dataclass_fields__})
+        made.ports = [p.rpartition(":")[2] for p in made.ports]
+        return made
 
     @classmethod
     def from_ref(cls, ref: ContainerRef) -> ContainerOptions:
-        """The choices a container was made with (its host ports are chosen anew)."""
-        made = cls.from_dict(dict(ref.options))
+        """The container as it was made: its choices, and the image, network and ports
+        the configuration gave it then (host ports are chosen anew)."""
+        made = cls.given(ref)
         made.image = made.image or ref.image
         made.network = made.network or ref.network_mode
-        made.ports = [p.rpartition(":")[2] for p in made.ports] or list(ref.ports)
+        made.ports = made.ports or list(ref.ports)
         return made

@@ -12,7 +12,7 @@ import pytest
 from para.app import App
 from para.docker import labels as L
 from para.docker.manager import DockerManager, parse_ports
-from para.docker.service import DockerService
+from para.docker.service import DockerService, ImageInfo
 from para.errors import ContainerError, EngineUnavailable, ParaError, UnsafeMount
 from tests.conftest import Para, git
 from tests.docker.fake import FakeDockerService
@@ -225,7 +225,24 @@ def test_status_says_when_the_config_changed_and_recreate_applies_it(
     para("docker", "start", "cfg", "--recreate")
     assert para.json("docker", "status", "cfg", "--json")["config_changed"] is False
     [spec] = [fake.specs[cid] for cid in fake.containers]
-    assert spec.env["MODE"] == "fast" and spec.memory == 2**30
+    assert spec.env["MODE"] == "fast" and spec.memory == 2**30  # the choice given is kept
+    assert list(spec.ports) == [8000]
+
+
+def test_recreate_takes_the_image_and_limits_the_configuration_gives_now(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    fake.images["img:2"] = ImageInfo(id="sha256:img2", env=[])
+    config = repo / ".para" / "config.json"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(json.dumps({"docker": {"image": "img:1"}}))
+    para("start", "c", "--docker", "--cpus", "1.5")
+    config.write_text(json.dumps({"docker": {"image": "img:2", "resources": {"pids": 42}}}))
+    assert para.json("status", "c", "--json")["container"]["config_changed"] is True
+    para("docker", "start", "c", "--recreate")
+    [spec] = [fake.specs[cid] for cid in fake.containers]
+    assert (spec.image, spec.pids_limit, spec.nano_cpus) == ("img:2", 42, 1_500_000_000)
+    assert para.json("status", "c", "--json")["container"]["config_changed"] is False
 
 
 def test_engine_unavailable_during_finish_leaves_a_warning(
