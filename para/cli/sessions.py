@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +85,7 @@ def start(
             f"next: para docker exec {record.name} -- CMD   or   para docker attach {record.name}"
         )
     else:
-        click.echo(f"next: cd {record.worktree}")
+        click.echo(f"next: cd {shlex.quote(record.worktree)}")
 
 
 @click.command(name="list")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Para, git
+from tests.conftest import Para, git, make_repo
 
 
 def branches(repo: Path) -> list[str]:
@@ -64,6 +64,20 @@ def test_start_list_finish_cycle(repo: Path, para: Para) -> None:
     assert git(repo, "status", "--porcelain") == ""
     exclude = (repo / ".git" / "info" / "exclude").read_text()
     assert "/.para/worktrees/" in exclude and "/.para/state/" in exclude
+
+
+def test_repository_path_with_spaces(
+    tmp_path: Path, para: Para, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repo(tmp_path / "my work" / "the repo")
+    monkeypatch.chdir(root)
+    out = para("start", "sp").stdout
+    worktree = root / ".para" / "worktrees" / "sp"
+    assert f"next: cd '{worktree}'" in out  # a line to paste into a shell
+    (worktree / "new.txt").write_text("x")
+    monkeypatch.chdir(worktree)
+    para("finish", "spaces")
+    assert git(root, "log", "-1", "--format=%s", "para/sp").strip() == "spaces"
 
 
 def test_generated_name(repo: Path, para: Para) -> None:
