@@ -425,13 +425,19 @@ class SessionManager:
         undo.callback(shutil.rmtree, path, True)
 
     def session_env(self, record: SessionRecord) -> dict[str, str]:
-        """Variables every process of a host session sees."""
+        """Variables every process para starts in a host session sees; PATH ends with the
+        channel helpers (para-status, para-finish...), as /para/bin does in containers."""
+        from para.channel_dirs import install_helpers
+
+        helpers = install_helpers(self.repo.state_dir)
+        path = self.env.get("PATH") or os.defpath
         return {
             "PARA_SESSION": record.name,
             "PARA_WORKTREE": record.worktree,
             "PARA_BRANCH": record.branch,
             "PARA_REPO": str(self.repo.root),
             "PARA_CHANNEL": str(self.repo.channels_dir / record.name),
+            "PATH": f"{path}{os.pathsep}{helpers}",
         }
 
     def _run_setup(self, record: SessionRecord) -> None:
@@ -542,10 +548,8 @@ class SessionManager:
 
     def _spawn_host_runner(self, record: SessionRecord) -> None:
         """Serve a host session's queue with the same sh runner, detached from para."""
-        from para.channel_dirs import install_helpers
-
-        runner = install_helpers(self.repo.state_dir) / "para-runner"
         env = gitmod.scrubbed_env(self.env) | self.session_env(record)
+        runner = self.repo.state_dir / "bin" / "para-runner"  # installed by session_env
         # Started through a shell that backgrounds it and exits at once: the runner is
         # re-parented, outlives para, and leaves no child for para to wait for.
         subprocess.run(

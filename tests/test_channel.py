@@ -207,7 +207,8 @@ def test_dispatch_runs_agent_with_prompt_on_host(repo: Path, para: Para, tmp_pat
     agent = tmp_path / "agent.sh"
     agent.write_text(
         '#!/bin/sh\necho "prompt: $1"\necho "session: $PARA_SESSION"\n'
-        'para_status=$PARA_CHANNEL\necho done > "$PARA_WORKTREE/agent-was-here"\n'
+        'para-status --task "$1" --progress 1/3\n'
+        'echo done > "$PARA_WORKTREE/agent-was-here"\n'
     )
     agent.chmod(0o755)
     data = para.json(
@@ -224,6 +225,8 @@ def test_dispatch_runs_agent_with_prompt_on_host(repo: Path, para: Para, tmp_pat
     jobs = para.json("docker", "jobs", "agented", "--json")
     assert jobs[0]["state"] == "done" and jobs[0]["exit_code"] == 0
     assert jobs[0]["argv"] == [str(agent), "fix the bug"]
+    report = para.json("status", "agented", "--json")["report"]  # para-status was on PATH
+    assert report["task"] == "fix the bug" and report["progress"]["current"] == 1
 
 
 def test_dispatch_without_agent_is_a_clear_error(repo: Path, para: Para) -> None:
