@@ -489,6 +489,7 @@ class DockerEngineService:
                 raise ContainerError(
                     problem=f"container {container_id[:12]} does not exist",
                     hint="recreate it with: para docker start",
+                    state="missing",
                 ) from exc
             # Docker answers 409; Podman 500 with "container state improper".
             if (
@@ -499,6 +500,7 @@ class DockerEngineService:
                 raise ContainerError(
                     problem=f"container {container_id[:12]} is not running",
                     hint="start it with: para docker start",
+                    state="stopped",
                 ) from exc
             raise ContainerError(problem=f"exec failed: {exc.message}") from exc
         with contextlib.closing(sock):

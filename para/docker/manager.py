@@ -722,16 +722,27 @@ class DockerManager:
         if ref is None:
             raise ContainerNotFound(name=record.name)
         service = self.service_for(ref)
-        code = service.exec(
-            ref.id,
-            argv,
-            env=env,
-            workdir=workdir,
-            tty=tty,
-            stdin=stdin if interactive else None,
-            stdout=stdout,
-            stderr=stderr,
-        )
+        try:
+            code = service.exec(
+                ref.id,
+                argv,
+                env=env,
+                workdir=workdir,
+                tty=tty,
+                stdin=stdin if interactive else None,
+                stdout=stdout,
+                stderr=stderr,
+            )
+        except ContainerError as exc:
+            state = exc.facts.get("state")
+            if state not in ("stopped", "missing"):
+                raise
+            raise ContainerError(
+                problem=f"the container of session {record.name!r} is "
+                + ("not running" if state == "stopped" else "gone"),
+                hint=f"{'start' if state == 'stopped' else 'recreate'} it with: "
+                f"para docker start {record.name}",
+            ) from exc
         if code == 137:
             warning = self.oom_warning(record)
             if warning:

@@ -234,7 +234,8 @@ def test_docker_stop_start_and_exec_on_stopped(
     para("docker", "stop", "ss")
     assert para.json("status", "ss", "--json")["container"]["state"] == "exited"
     stopped = para.fails("docker", "exec", "ss", "--", "true")
-    assert "not running" in stopped.stderr and "para docker start" in stopped.stderr
+    assert "session 'ss' is not running" in stopped.stderr
+    assert "start it with: para docker start ss" in stopped.stderr
     para("docker", "start", "ss")
     assert para("docker", "exec", "ss", "--", "echo", "back").stdout == "back\n"
     again = para.fails("docker", "start", "ss")
