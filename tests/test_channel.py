@@ -98,6 +98,33 @@ def test_sh_runner_runs_queue_in_order_with_codes_and_logs(
     assert logs[3] == f"{tmp_path}\n"
 
 
+def test_idle_runner_slows_its_polling_but_still_serves(repo: Path, tmp_path: Path) -> None:
+    """After 10 s without work the runner polls once a second (dash and busybox at once)."""
+    runner = install_helpers(repo / ".para" / "state") / "para-runner"
+    shells = [["dash"], ["busybox", "sh"]]
+    channels = [Channel(tmp_path / f"ch{i}", "s") for i in range(len(shells))]
+    procs = []
+    for shell, channel in zip(shells, channels, strict=True):
+        channel.create()
+        env = {**os.environ, "PARA_CHANNEL": str(channel.path)}
+        procs.append(subprocess.Popen([*shell, str(runner)], env=env))
+    try:
+        time.sleep(11)  # past the fast-polling window
+        jobs = [channel.enqueue(["echo", "late"]) for channel in channels]
+        for channel, job in zip(channels, jobs, strict=True):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and channel.jobs()[0].state != "done":
+                time.sleep(0.1)
+            [done] = channel.jobs()
+            assert (done.id, done.state, done.exit_code) == (job.id, "done", 0)
+            assert channel.log_chunks(job.id)[0] == b"late\n"
+        assert all(proc.poll() is None for proc in procs)  # still serving
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def test_runner_timeout_and_leftovers(repo: Path, tmp_path: Path) -> None:
     path = tmp_path / "ch"
     channel = Channel(path, "s")
