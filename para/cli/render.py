@@ -68,7 +68,7 @@ def container_cell(container: dict[str, Any] | None) -> str:
         return "-"
     text = str(container.get("state") or "unknown")
     health = container.get("health")
-    if health and text == "running":  # a stopped container keeps its last, stale health
+    if health:
         text += f" ({health})"
     return text
 

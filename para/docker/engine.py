@@ -407,7 +407,13 @@ class DockerEngineService:
             image=str(config.get("Image", "")),
             state=str(state.get("Status", "unknown")),
             labels=dict(config.get("Labels") or {}),
-            health=((state.get("Health") or {}).get("Status") or None),
+            # an engine keeps the last health of a stopped container (often "unhealthy",
+            # from the stop itself): stale, so none
+            health=(
+                ((state.get("Health") or {}).get("Status") or None)
+                if state.get("Status") == "running"
+                else None
+            ),
             exit_code=state.get("ExitCode"),
             oom_killed=bool(state.get("OOMKilled")),
             error=state.get("Error") or None,

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from para import git as gitmod
-from para.cli.render import container_cell
 from para.errors import ParaError
 
 if TYPE_CHECKING:
@@ -94,7 +93,9 @@ def row_of(sessions: SessionManager, view: SessionView, now: datetime) -> Row:
     container = "-"
     ports: dict[str, int] = {}
     if rec.container is not None:
-        container = container_cell(view.container_state or {})
+        state = (view.container_state or {}).get("state", "unknown")
+        health = (view.container_state or {}).get("health")
+        container = f"{state} ({health})" if health else str(state)
         ports = dict((view.container_state or {}).get("ports") or rec.container.ports)
     added = removed = 0
     if rec.status == "active" and view.worktree_exists:

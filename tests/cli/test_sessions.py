@@ -413,12 +413,3 @@ def test_global_directory_and_backend_options(
     shown = para.json("-C", str(repo), "--backend", "podman", "config", "show", "--json")
     assert shown["values"]["docker"]["backend"] == "podman"
     assert shown["sources"]["docker.backend"] == "flag"
-
-
-def test_container_cell_shows_health_only_while_running() -> None:
-    from para.cli.render import container_cell
-
-    assert container_cell({"state": "running", "health": "healthy"}) == "running (healthy)"
-    # an engine keeps the last health of a stopped container: stale, so not shown
-    assert container_cell({"state": "exited", "health": "unhealthy"}) == "exited"
-    assert container_cell(None) == "-"

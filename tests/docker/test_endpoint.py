@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from para.docker.api import UnixAPI
-from para.docker.endpoint import candidates, docker_context
+from para.docker.endpoint import Endpoint, candidates, docker_context
+from para.docker.engine import DockerEngineService
 from para.docker.manager import default_connect
+from para.docker.service import EngineInfo
 from para.docker.stream import demultiplex
 from para.errors import EngineUnavailable
 from tests.conftest import answering_socket
@@ -78,6 +80,24 @@ def test_chunked_response_is_decoded(tmp_path: Path) -> None:
     )
     with answering_socket(path, chunked):
         assert UnixAPI(str(path)).request("GET", "/x").json() == [1, 2]
+
+
+@pytest.mark.parametrize(("status", "health"), [("running", "healthy"), ("exited", None)])
+def test_inspect_reports_health_only_while_running(
+    tmp_path: Path, status: str, health: str | None
+) -> None:
+    path = tmp_path / "i.sock"
+    # an engine keeps the last health of a stopped container: stale, so not reported
+    body = json.dumps(
+        {"Id": "c1", "State": {"Status": status, "Health": {"Status": "healthy"}}}
+    ).encode()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    endpoint = Endpoint(url=f"unix://{path}", source="test", backend_hint="docker")
+    info = EngineInfo(backend="docker", endpoint=endpoint.url, version="1.41")
+    service = DockerEngineService(endpoint, info, {})
+    with answering_socket(path, answer):
+        seen = service.inspect("c1")
+    assert seen is not None and (seen.state, seen.health) == (status, health)
 
 
 def test_demultiplex_frames_and_raw() -> None:
