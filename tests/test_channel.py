@@ -98,6 +98,29 @@ def test_sh_runner_runs_queue_in_order_with_codes_and_logs(
     assert logs[3] == f"{tmp_path}\n"
 
 
+def test_runner_writes_under_hidden_temp_names(repo: Path, tmp_path: Path) -> None:
+    """The host rejects unexpected names in the channel, so a file the runner is still
+    writing must have a name the host skips (a leading dot) until it is renamed."""
+    channel = Channel(tmp_path / "ch", "s")
+    channel.create()
+    job = channel.enqueue(["echo", "hi"])
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    calls = tmp_path / "mv-calls"
+    real_mv = shutil.which("mv")
+    (shim / "mv").write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {real_mv} "$@"\n')
+    (shim / "mv").chmod(0o755)
+    runner = install_helpers(repo / ".para" / "state") / "para-runner"
+    env = {**os.environ, "PARA_CHANNEL": str(channel.path)}
+    env["PATH"] = f"{shim}:{env['PATH']}"
+    subprocess.run(["sh", str(runner), "--drain"], env=env, check=True, timeout=60)
+    assert channel.job(job.id).state == "done"
+    moves = [line.split()[-2:] for line in calls.read_text().splitlines()]
+    into_results = [src for src, dst in moves if "/results/" in dst]
+    assert into_results and all(Path(src).name.startswith(".") for src in into_results)
+    assert not list((channel.path / "rejected").iterdir())
+
+
 def test_idle_runner_slows_its_polling_but_still_serves(repo: Path, tmp_path: Path) -> None:
     """After 10 s without work the runner polls once a second (dash and busybox at once)."""
     runner = install_helpers(repo / ".para" / "state") / "para-runner"
@@ -143,7 +166,7 @@ def test_runner_timeout_and_leftovers(repo: Path, tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             states = {j.id: j for j in channel.jobs()}
-            if states.get(slow.id) and states[slow.id].state == "done":
+            if all(states[j.id].state == "done" for j in (slow, unstarted)):
                 break
             time.sleep(0.1)
     finally:

@@ -27,7 +27,10 @@ def wait_job(para: Para, name: str, job: str, state: str, timeout: float = 60) -
         if jobs.get(job, {}).get("state") == state:
             found: dict[str, object] = jobs[job]
             return found
-        assert time.monotonic() < deadline, f"job {job} never reached {state}: {jobs}"
+        if time.monotonic() > deadline:
+            container = para("docker", "status", name, ok=False).output
+            logs = para("docker", "logs", name, "--tail", "20", ok=False).output
+            raise AssertionError(f"job {job} never reached {state}: {jobs}\n{container}\n{logs}")
         time.sleep(0.1)
 
 
