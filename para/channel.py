@@ -49,6 +49,8 @@ SCHEMA_VERSION = 1
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 JobState = Literal["pending", "running", "done", "interrupted"]
+# Where a job file lives, in the order the runner moves it.
+_STAGES = ("queue", "running", "done")
 
 
 class _Model(BaseModel):
@@ -393,42 +395,65 @@ class Channel:
         return out
 
     def jobs(self, *, runner_alive: bool = True) -> list[Job]:
-        """Pending, running and finished commands, in queue order."""
+        """Pending, running and finished commands, in queue order.
+
+        The runner moves jobs queue -> running -> done while this looks. So the
+        directories are listed in that order (a job that moves on is seen again further
+        on, never missed), a file gone when read is looked for further on, and the
+        results are read after the job files (the runner writes a result before it moves
+        a job to done/, so a job found in done/ has its result).
+        """
+        seen: dict[str, tuple[str, str]] = {}
+        for sub in _STAGES:
+            for job_id, name in self._job_files(sub).items():
+                seen[job_id] = (sub, name)
+        commands: list[tuple[str, str, QueuedCommand]] = []  # (name, where, command)
+        for job_id, (listed, name) in seen.items():
+            found = self._job_command(listed, name)
+            if found is None:
+                continue
+            sub, command = found
+            if command.id != job_id:
+                self.reject(sub, name, f"its id {command.id!r} does not match the name")
+                continue
+            commands.append((name, sub, command))
         results = self._results()
         jobs: list[tuple[str, Job]] = []
-        for sub in ("done", "running", "queue"):
-            for job_id, name in self._job_files(sub).items():
-                command: QueuedCommand | None = self._json(sub, name, QueuedCommand)
-                if command is None:
-                    continue
-                if command.id != job_id:
-                    self.reject(sub, name, f"its id {command.id!r} does not match the name")
-                    continue
-                result = results.get(job_id)
-                state: JobState = "pending" if sub == "queue" else "running"
-                if result is not None:
-                    state = "interrupted" if result.state == "interrupted" else "done"
-                elif sub == "running" and not runner_alive:
-                    state = "interrupted"
-                elif sub == "done":
-                    state = "interrupted"  # moved without a result: the runner was stopped
-                jobs.append(
-                    (
-                        name,
-                        Job(
-                            id=job_id,
-                            state=state,
-                            argv=command.argv,
-                            exit_code=result.exit_code if result else None,
-                            log=str(self.path / "logs" / f"{job_id}.log"),
-                            created_at=command.created_at.isoformat(),
-                            started_at=_iso(result.started_at) if result else None,
-                            finished_at=_iso(result.finished_at) if result else None,
-                            timed_out=result is not None and result.state == "timeout",
-                        ),
-                    )
+        for name, sub, command in commands:
+            job_id = command.id
+            result = results.get(job_id)
+            state: JobState = "pending" if sub == "queue" else "running"
+            if result is not None:
+                state = "interrupted" if result.state == "interrupted" else "done"
+            elif sub == "running" and not runner_alive:
+                state = "interrupted"
+            elif sub == "done":
+                state = "interrupted"  # moved without a result: the runner was stopped
+            jobs.append(
+                (
+                    name,
+                    Job(
+                        id=job_id,
+                        state=state,
+                        argv=command.argv,
+                        exit_code=result.exit_code if result else None,
+                        log=str(self.path / "logs" / f"{job_id}.log"),
+                        created_at=command.created_at.isoformat(),
+                        started_at=_iso(result.started_at) if result else None,
+                        finished_at=_iso(result.finished_at) if result else None,
+                        timed_out=result is not None and result.state == "timeout",
+                    ),
                 )
+            )
         return [job for _name, job in sorted(jobs, key=lambda item: item[0])]
+
+    def _job_command(self, listed: str, name: str) -> tuple[str, QueuedCommand] | None:
+        """The job file ``name`` where it was listed, or further on if it moved since."""
+        for sub in _STAGES[_STAGES.index(listed) :]:
+            command: QueuedCommand | None = self._json(sub, name, QueuedCommand)
+            if command is not None:
+                return sub, command
+        return None
 
     def _results(self) -> dict[str, JobResult]:
         out: dict[str, JobResult] = {}

@@ -98,6 +98,41 @@ def test_sh_runner_runs_queue_in_order_with_codes_and_logs(
     assert logs[3] == f"{tmp_path}\n"
 
 
+@pytest.mark.parametrize("moves_after_listing", ["queue", "running"])
+def test_a_job_that_moves_on_while_listed_is_neither_lost_nor_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moves_after_listing: str
+) -> None:
+    """The runner claims, runs and finishes a job between the host's directory listings
+    and its reads: the listing still shows it, as done with its exit code."""
+    channel = Channel(tmp_path / "ch", "s")
+    channel.create()
+    job = channel.enqueue(["true"])
+    [name] = [p.name for p in (channel.path / "queue").iterdir()]
+    if moves_after_listing == "running":
+        (channel.path / "queue" / name).rename(channel.path / "running" / name)
+    listed = Channel._job_files
+
+    def runner_finishes_right_after(self: Channel, sub: str) -> dict[str, str]:
+        out = listed(self, sub)
+        if sub == moves_after_listing and job.id in out:
+            result = {
+                "schema_version": 1,
+                "id": job.id,
+                "exit_code": 0,
+                "started_at": "2026-11-22T01:00:00Z",
+                "finished_at": "2026-11-22T01:00:01Z",
+                "state": "done",
+            }
+            (channel.path / "results" / f"{job.id}.json").write_text(json.dumps(result))
+            (channel.path / sub / name).rename(channel.path / "done" / name)
+        return out
+
+    monkeypatch.setattr(Channel, "_job_files", runner_finishes_right_after)
+    [seen] = channel.jobs()
+    assert (seen.id, seen.state, seen.exit_code) == (job.id, "done", 0)
+    assert channel.job(job.id).state == "done"
+
+
 def test_runner_writes_under_hidden_temp_names(repo: Path, tmp_path: Path) -> None:
     """The host rejects unexpected names in the channel, so a file the runner is still
     writing must have a name the host skips (a leading dot) until it is renamed."""
