@@ -16,6 +16,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
@@ -175,7 +176,10 @@ class MonitorApp(App[None]):
         self.call_from_thread(self._show, rows, notes)
 
     def _show(self, rows: list[Row], notes: list[str]) -> None:
-        table = self.query_one("#sessions", DataTable)
+        try:
+            table = self.query_one("#sessions", DataTable)
+        except NoMatches:
+            return  # the app is closing and its widgets are gone; nothing to show
         selected = self.selected_name()
         now = datetime.now(UTC)
         table.clear()
@@ -220,8 +224,13 @@ class MonitorApp(App[None]):
         self._update_detail()
 
     def _update_detail(self) -> None:
-        row = self.selected_row()
-        detail = self.query_one("#detail", Static)
+        # also reached from messages still queued while the app closes (a row highlighted
+        # by the last refresh): by then the widgets are gone, and there is nothing to do
+        try:
+            row = self.selected_row()
+            detail = self.query_one("#detail", Static)
+        except NoMatches:
+            return
         if row is None:
             detail.update(
                 "no sessions: start one with para start NAME"

@@ -232,3 +232,17 @@ def test_logs_key_shows_the_last_job_log_and_keeps_it(repo: Path, para: Para) ->
         assert "hello from the job" in str(detail.render())  # a refresh keeps it
 
     run_monitor(repo, script)
+
+
+def test_messages_that_arrive_while_closing_are_ignored(repo: Path, para: Para) -> None:
+    """A refresh or a row highlight can still be queued when the app quits; by then its
+    widgets are gone, and handling it must not end the monitor with a traceback."""
+    para("start", "late")
+
+    async def script(app: MonitorApp, pilot: Pilot[None]) -> None:
+        assert table_rows(app)["late"][0] == "late"
+
+    app = run_monitor(repo, script)
+    app._update_detail()  # what a RowHighlighted queued by the last refresh does
+    app._show(app.rows, [])  # what a refresh finishing after the quit does
+    assert app.refreshes == 1
