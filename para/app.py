@@ -1,8 +1,9 @@
-"""The composition root: builds config, state, git and the managers on first use.
+"""The composition root: builds config, state, git, the session context and the container
+manager on first use.
 
-Commands receive an ``App`` through ``ctx.obj`` and ask it for the one service they call.
-Nothing is built until asked for, so a command pays only for what it uses; tests swap
-parts by assigning the cached attributes.
+Commands receive an ``App`` through ``ctx.obj`` and pass its ``sessions`` context (or its
+``docker`` manager) to the one use case they call. Nothing is built until asked for, so a
+command pays only for what it uses; tests swap the engine through ``connect``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from para.config import Config, LoadedConfig
+    from para.docker.connect import ServiceFactory
     from para.docker.manager import DockerManager, PullReporter
     from para.git import Git
     from para.repo import Repo
-    from para.session import SessionManager
+    from para.sessions.context import SessionContext
     from para.state import StateStore
 
 
@@ -34,6 +36,9 @@ def _cwd() -> Path:
 
 
 class App:
+    # How engines are reached (None: the real ones); tests put a fake engine here.
+    connect: ServiceFactory | None = None
+
     def __init__(
         self,
         cwd: Path | None = None,
@@ -45,6 +50,8 @@ class App:
         self.env = dict(os.environ) if env is None else env
         self.flags = dict(flags or {})
         self.pull_reporter: PullReporter | None = None
+        # What the use cases noticed but did not fail on; the CLI prints them.
+        self.warnings: list[str] = []
 
     @cached_property
     def repo(self) -> Repo:
@@ -88,16 +95,17 @@ class App:
         )
 
     @cached_property
-    def sessions(self) -> SessionManager:
-        from para.session import SessionManager
+    def sessions(self) -> SessionContext:
+        from para.sessions.context import SessionContext
 
-        return SessionManager(
-            self.repo,
-            self.config,
-            self.store,
-            self.git,
+        return SessionContext(
+            repo=self.repo,
+            config=self.config,
+            store=self.store,
+            git=self.git,
             env=self.env,
-            containers=lambda: self.docker,
+            containers_factory=lambda: self.docker,
+            warnings=self.warnings,
         )
 
     @cached_property
@@ -107,9 +115,11 @@ class App:
         return DockerManager(
             self.repo,
             self.store,
+            self.git,
             config=self.config.docker,
-            worktrees_dir=self.sessions.worktrees_dir,
             env=self.env,
             flags=self.flags,
+            connect=self.connect,
             pull_reporter=self.pull_reporter,
+            warnings=self.warnings,
         )

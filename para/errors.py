@@ -98,7 +98,42 @@ class DirtyWorktree(ParaError):
 
 
 class WorktreeError(ParaError):
+    """A worktree para cannot create, find or remove."""
+
     template = "{problem}"
+
+
+class SessionStateError(ParaError):
+    """The session is not in a state that allows what was asked."""
+
+    template = "session {name!r} is {state}"
+
+
+class NothingToRecover(ParaError):
+    template = "branch {branch} of session {name!r} no longer exists"
+    default_hint = "nothing left to recover from"
+
+
+class EmptyMessage(ParaError):
+    template = "the commit message is empty"
+    default_hint = 'para finish "what this session did"'
+
+
+class MissingCommand(ParaError):
+    """A configured command that an action needs is not set."""
+
+    template = "no {key} is set: {purpose} needs one"
+
+
+class CommandFailed(ParaError):
+    """A command para ran for the user (setup, IDE) failed."""
+
+    template = "{what} {command!r} failed with exit code {code}{output}"
+
+    def __init__(self, message: str | None = None, *, hint: str | None = None, **facts: Any):
+        tail = facts.get("output") or ""
+        facts["output"] = f":\n{tail}" if tail and not tail.startswith(":") else tail
+        super().__init__(message, hint=hint, **facts)
 
 
 class EngineUnavailable(ParaError):
@@ -131,7 +166,8 @@ class ContainerError(ParaError):
 
 
 class ResourceLimitExceeded(ParaError):
-    template = "{problem}"
+    template = "the engine refused the limit {flag} {value}: {reason}"
+    default_hint = "pick a value the machine can give (see docs/containers.md, Limits)"
 
 
 class UnsafeMount(ParaError):
@@ -172,3 +208,14 @@ class Interrupted(ParaError):
 class UnexpectedError(ParaError):
     exit_code = EXIT_UNEXPECTED
     template = "unexpected error: {error}"
+
+
+def validation_lines(errors: list[Any], source: str | None = None) -> list[str]:
+    """``loc: message`` lines of a pydantic ValidationError's ``errors()`` (the one
+    formatter for config files, records, channel files and reports)."""
+    lines = []
+    for err in errors:
+        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        line = f"{loc}: {err['msg']}"
+        lines.append(f"{source}: {line}" if source else line)
+    return lines

@@ -63,32 +63,22 @@ def _parse(args: list[str]) -> tuple[str | None, list[str], dict[str, str], str 
 
 
 def _record(sessions: Path, name: str | None, cwd: Path) -> dict[str, Any] | None:
-    records: list[dict[str, Any]] = []
+    """The active record the name rule picks (``para.sessions.resolve.choose``)."""
     try:
         paths = [sessions / f"{name}.json"] if name else sorted(sessions.glob("*.json"))
-        for path in paths:
-            data = json.loads(path.read_bytes())
-            if isinstance(data, dict) and data.get("schema_version") == 1:
-                records.append(data)
+        records = [json.loads(path.read_bytes()) for path in paths]
     except (OSError, ValueError):
         return None
-    active = [r for r in records if r.get("status") == "active"]
-    if name:
-        return active[0] if active else None
-    inside = [r for r in active if _contains(str(r.get("worktree", "")), cwd)]
-    if len(inside) == 1:
-        return inside[0]
-    return active[0] if len(active) == 1 and not inside else None
+    active = {
+        str(r.get("name")): r
+        for r in records
+        if isinstance(r, dict) and r.get("schema_version") == 1 and r.get("status") == "active"
+    }
+    from para.sessions.resolve import choose, session_at
 
-
-def _contains(worktree: str, cwd: Path) -> bool:
-    if not worktree:
-        return False
-    try:
-        cwd.relative_to(worktree)
-    except ValueError:
-        return False
-    return True
+    here = session_at(cwd, {n: str(r.get("worktree") or "") for n, r in active.items()})
+    chosen = choose(name, here, sorted(active))
+    return active.get(chosen) if chosen else None
 
 
 def try_fast_exec(args: list[str]) -> int | None:
@@ -111,40 +101,22 @@ def try_fast_exec(args: list[str]) -> int | None:
     container_id = str(container.get("id", ""))
     if not endpoint.startswith("unix://") or not container_id:
         return None
-    from para.docker.api import APIError, ConnectionFailed, UnixAPI, quote_path
+    from para.docker.http import APIError, ConnectionFailed, ExecIO, ExecLost, UnixAPI, exec_command
 
-    api = UnixAPI(endpoint.removeprefix("unix://"))
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    tty = stdin.isatty() and stdout.isatty()
-    from para.docker import stream
-
-    config = stream.exec_config(argv, stdin=True, tty=tty, env=env, workdir=workdir)
+    io = ExecIO(stdout, sys.stderr.buffer, stdin, tty=stdin.isatty() and stdout.isatty())
+    api = UnixAPI(endpoint.removeprefix("unix://"))
     try:
-        exec_id = api.request(
-            "POST", f"/containers/{quote_path(container_id)}/exec", body=config
-        ).json()["Id"]
-        sock, rest = api.hijack(f"/exec/{exec_id}/start", {"Detach": False, "Tty": tty})
+        exit_code = exec_command(api, container_id, argv, io, env=env, workdir=workdir)
     except (APIError, ConnectionFailed, KeyError, ValueError, TypeError):
-        return None
-
-    def resize(exec_ref: str, rows: int, cols: int) -> None:
-        try:
-            api.request("POST", f"/exec/{exec_ref}/resize", params={"h": rows, "w": cols})
-        except (APIError, ConnectionFailed):
-            return
-
-    try:
-        if tty:
-            stream.pump_tty(resize, exec_id, sock, rest, stdin, stdout)
-        else:
-            stream.pump_multiplexed(sock, rest, stdin, stdout, sys.stderr.buffer)
-    finally:
-        sock.close()
-    try:
-        code = api.request("GET", f"/exec/{exec_id}/json").json().get("ExitCode")
-    except (APIError, ConnectionFailed, ValueError):
-        code = None
-    exit_code = int(code) if code is not None else 1
+        return None  # nothing ran: the CLI takes over, with its checks and messages
+    except ExecLost as exc:
+        print(
+            f"error: lost the connection to the engine while the command ran ({exc}); "
+            "it may still be running in the container",
+            file=sys.stderr,
+        )
+        return 1
     if exit_code == 137:
         _report_oom(repo.root, str(record.get("name") if record else ""))
     return exit_code

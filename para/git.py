@@ -72,7 +72,8 @@ def scrub_process_env(environ: MutableMapping[str, str] | None = None) -> None:
 
 
 def run_git(args: Sequence[str], cwd: Path, *, check: bool = True) -> str:
-    """Run git directly (no GitPython) and return stdout; used for cheap read-only queries."""
+    """Run git directly (no GitPython) and return stdout. Only ``Git`` and ``repo``'s
+    fallback call it: everything else asks the ``Git`` adapter."""
     proc = subprocess.run(
         ["git", *args], cwd=cwd, env=scrubbed_env(), capture_output=True, text=True, check=False
     )
@@ -97,67 +98,6 @@ class Worktree:
 
     def args(self) -> list[str]:
         return ["--git-dir", str(self.admin), "--work-tree", str(self.path)]
-
-
-def dirty_count(worktree: Worktree) -> int:
-    """Number of changed, staged or untracked paths in a worktree.
-
-    ``--no-optional-locks``: a read must not rewrite the index (and so never collides
-    with an agent's git in that worktree); untracked directories count once.
-    """
-    out = run_git(
-        [
-            *worktree.args(),
-            "--no-optional-locks",
-            "status",
-            "--porcelain=v1",
-            "--untracked-files=normal",
-            "--no-renames",
-            "--ignore-submodules=dirty",
-        ],
-        worktree.path,
-    )
-    return sum(1 for line in out.splitlines() if line)
-
-
-def ahead_behind(cwd: Path, branch: str, base: str) -> tuple[int, int]:
-    """Commits on ``branch`` not in ``base``, and the reverse (branches or commit ids)."""
-    out = run_git(["rev-list", "--left-right", "--count", f"{branch}...{base}"], cwd, check=False)
-    parts = out.split()
-    if len(parts) != 2:
-        return 0, 0
-    return int(parts[0]), int(parts[1])
-
-
-def branch_tips(cwd: Path) -> dict[str, str]:
-    """Every local branch and its commit id, in one git process."""
-    out = run_git(
-        ["for-each-ref", "--format=%(objectname) %(refname:strip=2)", "refs/heads/"],
-        cwd,
-        check=False,
-    )
-    tips: dict[str, str] = {}
-    for line in out.splitlines():
-        sha, _, name = line.partition(" ")
-        if name:
-            tips[name] = sha
-    return tips
-
-
-def diff_numstat(worktree: Worktree) -> tuple[int, int]:
-    """Lines added and removed in the worktree against HEAD (tracked files)."""
-    out = run_git(
-        [*worktree.args(), "--no-optional-locks", "diff", "--numstat", "HEAD"],
-        worktree.path,
-        check=False,
-    )
-    added = removed = 0
-    for line in out.splitlines():
-        cols = line.split("\t")
-        if len(cols) >= 2 and cols[0].isdigit() and cols[1].isdigit():
-            added += int(cols[0])
-            removed += int(cols[1])
-    return added, removed
 
 
 @dataclass(frozen=True)
@@ -388,3 +328,74 @@ class Git:
             return self._read("rev-parse", "--verify", "--quiet", f"{commit}^")
         except GitError:
             return None
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def dirty_count(self, worktree: Worktree) -> int:
+        """Number of changed, staged or untracked paths in a worktree.
+
+        ``--no-optional-locks``: a read must not rewrite the index (and so never collides
+        with an agent's git in that worktree); untracked directories count once.
+        """
+        out = run_git(
+            [
+                *worktree.args(),
+                "--no-optional-locks",
+                "status",
+                "--porcelain=v1",
+                "--untracked-files=normal",
+                "--no-renames",
+                "--ignore-submodules=dirty",
+            ],
+            worktree.path,
+        )
+        return sum(1 for line in out.splitlines() if line)
+
+    def ahead_behind(self, branch: str, base: str) -> tuple[int, int]:
+        """Commits on ``branch`` not in ``base``, and the reverse (branches or commit ids)."""
+        out = run_git(
+            ["rev-list", "--left-right", "--count", f"{branch}...{base}"], self.root, check=False
+        )
+        parts = out.split()
+        if len(parts) != 2:
+            return 0, 0
+        return int(parts[0]), int(parts[1])
+
+    def branch_tips(self) -> dict[str, str]:
+        """Every local branch and its commit id, in one git process."""
+        out = run_git(
+            ["for-each-ref", "--format=%(objectname) %(refname:strip=2)", "refs/heads/"],
+            self.root,
+            check=False,
+        )
+        tips: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, name = line.partition(" ")
+            if name:
+                tips[name] = sha
+        return tips
+
+    def diff_numstat(self, worktree: Worktree) -> tuple[int, int]:
+        """Lines added and removed in the worktree against HEAD (tracked files)."""
+        out = run_git(
+            [*worktree.args(), "--no-optional-locks", "diff", "--numstat", "HEAD"],
+            worktree.path,
+            check=False,
+        )
+        added = removed = 0
+        for line in out.splitlines():
+            cols = line.split("\t")
+            if len(cols) >= 2 and cols[0].isdigit() and cols[1].isdigit():
+                added += int(cols[0])
+                removed += int(cols[1])
+        return added, removed
+
+    def last_commit_time(self, branch: str) -> str | None:
+        """The committer date of the branch's tip (ISO 8601), None when unknown."""
+        out = run_git(["log", "-1", "--format=%cI", branch, "--"], self.root, check=False)
+        return out.strip() or None
+
+    def config_value(self, key: str, cwd: Path | None = None) -> str | None:
+        """A git config value as git sees it from ``cwd`` (default: the repository)."""
+        value = run_git(["config", "--get", key], cwd or self.root, check=False).strip()
+        return value or None

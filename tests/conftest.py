@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from para.cli.main import cli
+from tests.docker.fake import FakeDockerService
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Para Test",
@@ -112,6 +113,18 @@ class Para:
 @pytest.fixture
 def para() -> Para:
     return Para()
+
+
+@pytest.fixture
+def fake(repo: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDockerService:
+    """Every App built in this test reaches the in-memory FakeDockerService."""
+    from para.app import App
+    from para.docker.connect import ServiceFactory
+
+    service = FakeDockerService()
+    factory: ServiceFactory = lambda *_args: service  # noqa: E731
+    monkeypatch.setattr(App, "connect", staticmethod(factory))
+    return service
 
 
 def para_executable() -> str:

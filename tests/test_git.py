@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from para import git as gitmod
 from para.errors import BranchExists, GitError, InvalidRef, RepositoryHasNoCommits
-from para.git import Git, scrub_process_env, scrubbed_env
+from para.git import Git, Worktree, scrub_process_env, scrubbed_env
 from tests.conftest import git, run_para
 
 
@@ -51,13 +50,13 @@ def test_worktree_branch_and_commit_cycle(repo: Path) -> None:
     assert g.registered_worktree(wt) is not None
     admin = g.admin_dir(wt.resolve())
     assert admin is not None and admin.parent == repo / ".git" / "worktrees"
-    ref = gitmod.Worktree(wt, admin)
+    ref = Worktree(wt, admin)
     (wt / "f.txt").write_text("x")
-    assert gitmod.dirty_count(ref) == 1
+    assert g.dirty_count(ref) == 1
     sha = g.commit_all(ref, "add f")
-    assert sha and gitmod.dirty_count(ref) == 0
+    assert sha and g.dirty_count(ref) == 0
     assert g.commit_all(ref, "nothing") is None
-    assert gitmod.ahead_behind(repo, "para/a", base) == (1, 0)
+    assert g.ahead_behind("para/a", base) == (1, 0)
     g.rename_branch("para/a", "para/b")
     assert git(wt, "branch", "--show-current") == "para/b"
     with pytest.raises(BranchExists):
@@ -98,6 +97,6 @@ def test_host_git_ignores_a_rewritten_worktree_git_file(repo: Path, tmp_path: Pa
     git(evil, "config", "core.fsmonitor", f"touch {marker}; false")
     (wt / ".git").write_text(f"gitdir: {evil / '.git'}\n")
     (wt / "new.txt").write_text("x")
-    assert gitmod.dirty_count(gitmod.Worktree(wt, admin)) >= 1
+    assert g.dirty_count(Worktree(wt, admin)) >= 1
     assert not marker.exists()
     assert g.admin_dir(wt.resolve()) == admin  # found from git's side, not the .git file

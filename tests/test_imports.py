@@ -88,7 +88,7 @@ def test_docker_exec_fast_path_gives_up_without_importing_libraries(
         )
     code, loaded = ast.literal_eval((tmp_path / "m.txt").read_text())
     assert code is None
-    assert "para.docker.api" in loaded  # it did ask the engine
+    assert "para.docker.http" in loaded  # it did ask the engine
     top = {name.split(".")[0] for name in loaded}
     assert not top & {"click", *HEAVY}, sorted(top & {"click", *HEAVY})
 

@@ -5,20 +5,13 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from para.cli import render
-from para.cli.options import any_container_option, build_options, container_options
-
-if TYPE_CHECKING:
-    from para.app import App
-
-
-def _app(ctx: click.Context) -> App:
-    app: App = ctx.find_root().obj
-    return app
+from para.cli.common import app_of, name_of
+from para.cli.options import build_options, container_options
 
 
 def _progress(value: str | None) -> tuple[int, int] | None:
@@ -45,10 +38,10 @@ def report(
     ctx: click.Context, /, name: str | None, as_json: bool, progress: str | None, **fields: Any
 ) -> None:
     """Report a host session's status (what para-status does inside containers)."""
-    sessions = _app(ctx).sessions
-    status = sessions.report(
-        sessions.resolve(name, command="report"), progress=_progress(progress), **fields
-    )
+    from para.sessions.host import report as write_report
+
+    chosen = name_of(ctx, name, "report")
+    status = write_report(app_of(ctx).sessions, chosen, progress=_progress(progress), **fields)
     if as_json:
         render.echo_json(status)
     else:
@@ -64,9 +57,9 @@ def report(
 @click.pass_context
 def watch(ctx: click.Context, once: bool, interval: float, as_json: bool) -> None:
     """Carry out finish/cancel requests sessions made (para-finish, para-cancel)."""
-    from para.watch import Watcher
+    from para.sessions.watch import Watcher
 
-    watcher = Watcher(_app(ctx).sessions)
+    watcher = Watcher(app_of(ctx).sessions)
     if not once:
         click.echo("watching for session requests (Ctrl-C to stop)", err=True)
     while True:
@@ -112,20 +105,23 @@ def dispatch(
     **kwargs: Any,
 ) -> None:
     """Start a session and run an agent in it with PROMPT, detached."""
-    app = _app(ctx)
-    options = build_options(kwargs)
-    explicit = docker is True or (docker is None and any_container_option(options))
-    wanted = explicit or (docker is None and app.config.docker.enabled)
-    record, job = app.sessions.dispatch(
+    from para.sessions.host import dispatch as dispatch_agent
+    from para.sessions.start import container_request
+    from para.sessions.views import view
+
+    app = app_of(ctx)
+    options, fallback = container_request(app.config, build_options(kwargs), docker)
+    record, job = dispatch_agent(
+        app.sessions,
         name,
         prompt,
         agent=shlex.split(agent) if agent else None,
-        docker=options if wanted else None,
+        docker=options,
         base=base,
-        fallback=wanted and not explicit and app.config.docker.fallback == "host",
+        fallback=fallback,
     )
     if as_json:
-        render.echo_json({"session": app.sessions.view(record.name).to_json(), "job": job.id})
+        render.echo_json({"session": view(app.sessions, record.name).to_json(), "job": job.id})
         return
     click.echo(f"dispatched to session {record.name} as job {job.id}")
     click.echo(f"  follow: para docker jobs {record.name} {job.id} --wait")
@@ -142,4 +138,4 @@ def monitor(ctx: click.Context, interval: float, no_watch: bool) -> None:
     c cancel, r refresh, q quit). Also carries out requests like para watch."""
     from para.monitor.app import MonitorApp
 
-    MonitorApp(_app(ctx).sessions, interval=interval, watch_requests=not no_watch).run()
+    MonitorApp(app_of(ctx).sessions, interval=interval, watch_requests=not no_watch).run()

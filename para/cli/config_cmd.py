@@ -7,6 +7,7 @@ import json
 import click
 
 from para.cli import render
+from para.cli.common import app_of
 
 
 @click.group()
@@ -21,7 +22,7 @@ def show(ctx: click.Context, as_json: bool) -> None:
     """Print the merged configuration; each value with the layer it came from."""
     from para.config import flatten
 
-    loaded = ctx.find_root().obj.loaded_config
+    loaded = app_of(ctx).loaded_config
     if as_json:
         render.echo_json(
             {

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from para.cli import render
+from para.cli.common import app_of, name_of, record_of
 from para.cli.options import build_options, container_options
 from para.errors import ContainerNotFound
-
-if TYPE_CHECKING:
-    from para.app import App
-
-
-def _app(ctx: click.Context) -> App:
-    app: App = ctx.find_root().obj
-    return app
 
 
 class CommandAfterDashes(click.Command):
@@ -45,9 +38,8 @@ def docker() -> None:
 @click.pass_context
 def start(ctx: click.Context, /, name: str | None, recreate: bool, **kwargs: Any) -> None:
     """Give a session a container, or restart its stopped one."""
-    app = _app(ctx)
-    record = app.store.read(app.sessions.resolve(name, command="docker start"))
-    record = app.docker.ensure_container(record, build_options(kwargs), recreate=recreate)
+    record = record_of(ctx, name, "docker start")
+    record = app_of(ctx).docker.ensure_container(record, build_options(kwargs), recreate=recreate)
     assert record.container is not None
     click.echo(f"container {record.container.name} of session {record.name} is running")
 
@@ -57,9 +49,8 @@ def start(ctx: click.Context, /, name: str | None, recreate: bool, **kwargs: Any
 @click.pass_context
 def stop(ctx: click.Context, name: str | None) -> None:
     """Stop a session's container (para docker start brings it back)."""
-    app = _app(ctx)
-    record = app.store.read(app.sessions.resolve(name, command="docker stop"))
-    app.docker.stop(record)
+    record = record_of(ctx, name, "docker stop")
+    app_of(ctx).docker.stop(record)
     click.echo(f"stopped the container of session {record.name}")
 
 
@@ -112,13 +103,13 @@ def exec(
         name = words[0] if words else None
     if not argv:
         raise click.UsageError("no command given: para docker exec [NAME] -- CMD...")
-    from para.cli.exec_cmd import run_exec
-
     if timeout is not None and not detach:
         raise click.UsageError("--timeout goes with --detach")
+    from para.cli.exec_cmd import run_exec
+
     ctx.exit(
         run_exec(
-            _app(ctx),
+            ctx,
             name,
             argv,
             all_=all_,
@@ -146,7 +137,7 @@ def jobs(
     """Commands queued in a session (para docker exec --detach): pending, running, done."""
     from para.cli.exec_cmd import show_jobs
 
-    ctx.exit(show_jobs(_app(ctx), name, job_id, wait=wait, as_json=as_json))
+    ctx.exit(show_jobs(ctx, name, job_id, wait=wait, as_json=as_json))
 
 
 @docker.command()
@@ -154,25 +145,9 @@ def jobs(
 @click.pass_context
 def attach(ctx: click.Context, name: str | None) -> None:
     """Open an interactive shell in a session's container."""
-    app = _app(ctx)
-    record = app.store.read(app.sessions.resolve(name, command="docker attach"))
-    shell = [
-        "/bin/sh",
-        "-c",
-        "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi",
-    ]
-    stdin, stdout, stderr = sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer
-    ctx.exit(
-        app.docker.exec(
-            record,
-            shell,
-            tty=stdin.isatty(),
-            interactive=True,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-        )
-    )
+    from para.sessions.run import attach as attach_shell
+
+    ctx.exit(attach_shell(app_of(ctx).sessions, record_of(ctx, name, "docker attach")))
 
 
 @docker.command()
@@ -182,10 +157,9 @@ def attach(ctx: click.Context, name: str | None) -> None:
 @click.pass_context
 def logs(ctx: click.Context, name: str | None, follow: bool, tail: int | None) -> None:
     """Print a session container's output."""
-    app = _app(ctx)
-    record = app.store.read(app.sessions.resolve(name, command="docker logs"))
+    record = record_of(ctx, name, "docker logs")
     out = sys.stdout.buffer
-    for chunk in app.docker.logs(record, follow=follow, tail=tail):
+    for chunk in app_of(ctx).docker.logs(record, follow=follow, tail=tail):
         out.write(chunk)
         out.flush()
 
@@ -195,7 +169,7 @@ def logs(ctx: click.Context, name: str | None, follow: bool, tail: int | None) -
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
     """This repository's para containers (one engine call), orphans included."""
-    rows = _app(ctx).docker.containers()
+    rows = app_of(ctx).docker.containers()
     if as_json:
         render.echo_json(rows)
     elif rows:
@@ -210,15 +184,16 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, name: str | None, as_json: bool) -> None:
     """A session's container in detail: state, health, OOM kills, limits, ports."""
-    app = _app(ctx)
-    view = app.sessions.view(app.sessions.resolve(name, command="docker status"), detailed=True)
-    data = view.to_json()["container"]
+    from para.sessions.views import view
+
+    shown = view(app_of(ctx).sessions, name_of(ctx, name, "docker status"), detailed=True)
+    data = shown.to_json()["container"]
     if data is None:
-        raise ContainerNotFound(name=view.name)
+        raise ContainerNotFound(name=shown.name)
     if as_json:
         render.echo_json(data)
     else:
-        render.container_detail(data, view.name)
+        render.container_detail(data, shown.name)
 
 
 @docker.command()
@@ -230,7 +205,7 @@ def status(ctx: click.Context, name: str | None, as_json: bool) -> None:
 @click.pass_context
 def cleanup(ctx: click.Context, dry_run: bool, all_repos: bool, as_json: bool) -> None:
     """Remove para containers whose session is gone (never unlabelled containers)."""
-    actions = _app(ctx).docker.cleanup(dry_run=dry_run, all_repos=all_repos)
+    actions = app_of(ctx).docker.cleanup(dry_run=dry_run, all_repos=all_repos)
     if as_json:
         render.echo_json(actions)
         return

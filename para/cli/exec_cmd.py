@@ -1,21 +1,17 @@
-"""``para docker exec`` and ``para docker jobs``."""
+"""``para docker exec`` and ``para docker jobs``: argument handling and output."""
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import TYPE_CHECKING
 
 import click
 
 from para.cli import render
-
-if TYPE_CHECKING:
-    from para.app import App
+from para.cli.common import app_of, record_of
 
 
 def run_exec(
-    app: App,
+    ctx: click.Context,
     name: str | None,
     argv: list[str],
     *,
@@ -26,8 +22,9 @@ def run_exec(
     timeout: float | None = None,
 ) -> int:
     """Run and return the exit code para should exit with."""
-    from para.docker.manager import parse_env_pairs
+    from para.options import parse_env_pairs
 
+    app = app_of(ctx)
     variables = parse_env_pairs(env)
     if all_:
         if name:
@@ -37,62 +34,31 @@ def run_exec(
         return app.docker.exec_all(
             argv, env=variables, workdir=workdir, out=sys.stdout.buffer, err=sys.stderr.buffer
         )
-    record = app.store.read(app.sessions.resolve(name, command="docker exec"))
+    record = record_of(ctx, name, "docker exec")
     if detach:
-        from para.errors import ContainerNotFound
+        from para.sessions.run import detach as queue_command
 
-        if record.container is None:
-            raise ContainerNotFound(name=record.name)
-        job = app.sessions.channel(record.name).enqueue(
-            argv, env=variables, cwd=workdir, timeout=timeout
+        job = queue_command(
+            app.sessions, record, argv, env=variables, workdir=workdir, timeout=timeout
         )
         click.echo(job.id)
         return 0
-    stdin = sys.stdin.buffer
-    tty = stdin.isatty() and sys.stdout.isatty()
-    return app.docker.exec(
-        record,
-        argv,
-        env=variables,
-        workdir=workdir,
-        tty=tty,
-        interactive=True,
-        stdin=stdin,
-        stdout=sys.stdout.buffer,
-        stderr=sys.stderr.buffer,
-    )
+    from para.sessions.run import run_command
+
+    return run_command(app.sessions, record, argv, env=variables, workdir=workdir)
 
 
-def show_jobs(app: App, name: str | None, job_id: str | None, *, wait: bool, as_json: bool) -> int:
+def show_jobs(
+    ctx: click.Context, name: str | None, job_id: str | None, *, wait: bool, as_json: bool
+) -> int:
     """List jobs, or one job's log; with ``wait``, until it ends (exit code = the job's)."""
-    from para.channel import ID_PATTERN
-    from para.errors import ChannelError
+    from para.sessions.run import follow_job, jobs_session, list_jobs
 
-    sessions = app.sessions
-    if job_id is None and name and not app.store.exists(name) and ID_PATTERN.fullmatch(name):
-        name, job_id = None, name  # `para docker jobs ID` from inside a session
-    record = app.store.read(sessions.resolve(name, command="docker jobs"))
-    channel = sessions.channel(record.name)
-
-    def alive() -> bool:
-        if record.container is None:
-            return True
-        state = app.docker.states([record]).get(record.name, {}).get("state")
-        return state == "running"
-
-    def stopped() -> ChannelError:
-        return ChannelError(
-            problem=f"the container of session {record.name} is not running: "
-            "queued jobs wait for it",
-            hint=f"para docker start {record.name}",
-        )
-
+    sessions = app_of(ctx).sessions
+    chosen, job_id = jobs_session(sessions, name, job_id)
+    record = sessions.store.read(chosen)
     if job_id is None:
-        while wait and any(j.state in ("pending", "running") for j in channel.jobs()):
-            if not alive():
-                raise stopped()
-            time.sleep(0.2)
-        jobs = channel.jobs(runner_alive=alive())
+        jobs = list_jobs(sessions, record, wait=wait)
         if as_json:
             render.echo_json([j.to_json() for j in jobs])
         elif not jobs:
@@ -103,20 +69,12 @@ def show_jobs(app: App, name: str | None, job_id: str | None, *, wait: bool, as_
                 note = " (timed out)" if job.timed_out else ""
                 click.echo(f"{job.id}  {job.state:<11}{code:<9} {' '.join(job.argv)}{note}")
         return 0
-    offset = 0
-    job = channel.job(job_id, runner_alive=alive())
-    while True:
-        if not as_json:
-            data, offset = channel.log_chunks(job_id, offset)
-            if data:
-                sys.stdout.buffer.write(data)
-                sys.stdout.buffer.flush()
-        if not wait or job.state in ("done", "interrupted"):
-            break
-        if not alive():
-            raise stopped()
-        time.sleep(0.2)
-        job = channel.job(job_id, runner_alive=alive())
+
+    def output(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    job = follow_job(sessions, record, job_id, wait=wait, output=None if as_json else output)
     if as_json:
         render.echo_json(job.to_json())
     if job.state == "interrupted":

@@ -43,12 +43,8 @@ def write_crash_log(ctx: click.Context, exc: BaseException) -> Path | None:
 def _print_warnings(ctx: click.Context) -> None:
     """Print what the services noticed but did not fail on, whatever the outcome."""
     app: App | None = ctx.obj
-    if app is None:
-        return
-    for owner in ("sessions", "docker"):
-        service = app.__dict__.get(owner)
-        for text in getattr(service, "warnings", []):
-            click.echo(f"warning: {text}", err=True)
+    for text in app.warnings if app is not None else []:
+        click.echo(f"warning: {text}", err=True)
 
 
 class ParaGroup(click.Group):

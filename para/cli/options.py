@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from para.docker.options import ContainerOptions
+    from para.options import ContainerOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,7 +48,7 @@ def container_options(func: F) -> F:
 
 def build_options(kwargs: dict[str, Any]) -> ContainerOptions:
     """Take the container options out of a command's keyword arguments."""
-    from para.docker.options import ContainerOptions
+    from para.options import ContainerOptions
 
     return ContainerOptions(
         image=kwargs.pop("image"),
@@ -59,19 +59,4 @@ def build_options(kwargs: dict[str, Any]) -> ContainerOptions:
         volumes=list(kwargs.pop("volumes")),
         ports=list(kwargs.pop("ports")),
         network=kwargs.pop("network"),
-    )
-
-
-def any_container_option(options: ContainerOptions) -> bool:
-    return any(
-        [
-            options.image,
-            options.cpus,
-            options.memory,
-            options.pids,
-            options.env,
-            options.volumes,
-            options.ports,
-            options.network,
-        ]
     )

@@ -12,13 +12,30 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from para.docker.service import PullProgress
-    from para.session import SessionView
+    from typing import Protocol
+
+    from para.sessions.context import SessionContext
+    from para.sessions.views import SessionView
     from para.state import BadRecord
+
+    class PullProgress(Protocol):
+        """One layer's progress during a pull (the engine's PullProgress)."""
+
+        layer: str
+        status: str
+        current: int | None
+        total: int | None
 
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def session_json(ctx: SessionContext, name: str) -> None:
+    """A session as ``list --json`` shows it."""
+    from para.sessions.views import view
+
+    echo_json(view(ctx, name).to_json())
 
 
 def warn(text: str) -> None:

@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import shlex
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from para.cli import render
-from para.cli.options import any_container_option, build_options, container_options
-
-if TYPE_CHECKING:
-    from para.app import App
-
-
-def interactive() -> bool:
-    """Whether a person can answer a question (stdin is a terminal)."""
-    return sys.stdin.isatty()
-
-
-def _app(ctx: click.Context) -> App:
-    app: App = ctx.find_root().obj
-    return app
+from para.cli.common import app_of, interactive, name_of, record_of
+from para.cli.options import build_options, container_options
 
 
 @click.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Prepare the repository: para's directories and git excludes (start does this too)."""
-    done = _app(ctx).sessions.init()
-    for line in done or ["already initialised"]:
+    from para.sessions.start import init as init_repo
+
+    for line in init_repo(app_of(ctx).sessions) or ["already initialised"]:
         click.echo(line)
 
 
@@ -59,19 +47,13 @@ def start(
 
     A name is made up when omitted. Any container option implies --docker.
     """
-    app = _app(ctx)
-    options = build_options(kwargs)
-    explicit = docker is True or (docker is None and any_container_option(options))
-    wanted = explicit or (docker is None and app.config.docker.enabled)
-    sessions = app.sessions
-    record = sessions.start(
-        name,
-        base=base,
-        docker=options if wanted else None,
-        fallback=wanted and not explicit and app.config.docker.fallback == "host",
-    )
+    from para.sessions.start import container_request, start_session
+
+    app = app_of(ctx)
+    options, fallback = container_request(app.config, build_options(kwargs), docker)
+    record = start_session(app.sessions, name, base=base, docker=options, fallback=fallback)
     if as_json:
-        render.echo_json(sessions.view(record.name).to_json())
+        render.session_json(app.sessions, record.name)
         return
     click.echo(f"started session {record.name}")
     click.echo(f"  branch    {record.branch} (from {record.base})")
@@ -94,14 +76,16 @@ def start(
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool, archived: bool) -> None:
     """List sessions with branch, changes, container and reported status."""
-    sessions = _app(ctx).sessions
-    records, bad = sessions.records(archived=archived)
-    views = sessions.views(records)
+    from para.sessions.views import records, views
+
+    sessions = app_of(ctx).sessions
+    found, bad = records(sessions, archived=archived)
+    shown = views(sessions, found)
     render.warn_bad_records(bad)
     if as_json:
-        render.echo_json([view.to_json() for view in views])
-    elif views:
-        render.session_table(views)
+        render.echo_json([view.to_json() for view in shown])
+    elif shown:
+        render.session_table(shown)
     else:
         click.echo("no sessions (start one with: para start NAME)")
 
@@ -112,12 +96,13 @@ def list_(ctx: click.Context, as_json: bool, archived: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, name: str | None, as_json: bool) -> None:
     """Show one session in detail."""
-    sessions = _app(ctx).sessions
-    view = sessions.view(sessions.resolve(name, command="status"), detailed=True)
+    from para.sessions.views import view
+
+    shown = view(app_of(ctx).sessions, name_of(ctx, name, "status"), detailed=True)
     if as_json:
-        render.echo_json(view.to_json())
+        render.echo_json(shown.to_json())
     else:
-        render.session_detail(view)
+        render.session_detail(shown)
 
 
 @click.command()
@@ -125,8 +110,7 @@ def status(ctx: click.Context, name: str | None, as_json: bool) -> None:
 @click.pass_context
 def path(ctx: click.Context, name: str | None) -> None:
     """Print a session's worktree path (for: cd $(para path NAME))."""
-    sessions = _app(ctx).sessions
-    click.echo(sessions.store.read(sessions.resolve(name, command="path")).worktree)
+    click.echo(record_of(ctx, name, "path").worktree)
 
 
 @click.command()
@@ -139,10 +123,12 @@ def finish(
     ctx: click.Context, message: str, name: str | None, branch: str | None, as_json: bool
 ) -> None:
     """Commit everything, hand back the branch, remove worktree and container."""
-    sessions = _app(ctx).sessions
-    record = sessions.finish(sessions.resolve(name, command="finish"), message, branch=branch)
+    from para.sessions.finish import finish_session
+
+    sessions = app_of(ctx).sessions
+    record = finish_session(sessions, name_of(ctx, name, "finish"), message, branch=branch)
     if as_json:
-        render.echo_json(sessions.view(record.name).to_json())
+        render.session_json(sessions, record.name)
         return
     click.echo(f"finished session {record.name}: branch {record.branch} is ready for review")
     click.echo(f"  review: git log {record.base}..{record.branch}")
@@ -159,11 +145,13 @@ def finish(
 @click.pass_context
 def cancel(ctx: click.Context, name: str | None, force: bool, as_json: bool) -> None:
     """Archive a session: branch kept as <prefix>/archived/<time>/NAME; nothing is lost."""
-    sessions = _app(ctx).sessions
+    from para.sessions.archive import cancel_session
+
+    sessions = app_of(ctx).sessions
     confirm = (lambda q: click.confirm(q, default=False)) if interactive() else None
-    record = sessions.cancel(sessions.resolve(name, command="cancel"), force=force, confirm=confirm)
+    record = cancel_session(sessions, name_of(ctx, name, "cancel"), force=force, confirm=confirm)
     if as_json:
-        render.echo_json(sessions.view(record.name).to_json())
+        render.session_json(sessions, record.name)
         return
     click.echo(f"cancelled session {record.name}: archived on {record.archive_branch}")
     click.echo(f"  bring it back: para recover {record.name}")
@@ -175,12 +163,12 @@ def cancel(ctx: click.Context, name: str | None, force: bool, as_json: bool) -> 
 @click.pass_context
 def recover(ctx: click.Context, name: str | None, as_json: bool) -> None:
     """Bring back a cancelled or finished session (worktree, uncommitted work, container)."""
-    sessions = _app(ctx).sessions
-    record = sessions.recover(
-        sessions.resolve(name, command="recover", statuses=("cancelled",)),
-    )
+    from para.sessions.archive import recover_session
+
+    sessions = app_of(ctx).sessions
+    record = recover_session(sessions, name_of(ctx, name, "recover", statuses=("cancelled",)))
     if as_json:
-        render.echo_json(sessions.view(record.name).to_json())
+        render.session_json(sessions, record.name)
         return
     click.echo(f"recovered session {record.name} on {record.branch}")
     click.echo(f"  worktree  {record.worktree}")
@@ -192,7 +180,9 @@ def recover(ctx: click.Context, name: str | None, as_json: bool) -> None:
 @click.pass_context
 def clean(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """Repair and prune stale sessions, worktrees, markers and old archives."""
-    actions = _app(ctx).sessions.clean(dry_run=dry_run)
+    from para.sessions.clean import clean_sessions
+
+    actions = clean_sessions(app_of(ctx).sessions, dry_run=dry_run)
     if as_json:
         render.echo_json([action.to_json() for action in actions])
         return
@@ -208,10 +198,11 @@ def clean(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 @click.pass_context
 def resume(ctx: click.Context, name: str | None) -> None:
     """Print a session's worktree path and open it with ide.command when configured."""
-    sessions = _app(ctx).sessions
-    record = sessions.store.read(sessions.resolve(name, command="resume"))
+    from para.sessions.host import open_in_ide
+
+    record = record_of(ctx, name, "resume")
     click.echo(record.worktree)
-    sessions.open_in_ide(record)
+    open_in_ide(app_of(ctx).sessions, record)
 
 
 COMMANDS = (init, start, list_, status, path, finish, cancel, recover, clean, resume)

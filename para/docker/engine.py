@@ -2,23 +2,33 @@
 
 Requests go through a transport: on a unix socket, para's small stdlib client (no SDK
 import on the hot paths); on anything else (TCP with TLS, ssh, docker contexts with TLS),
-the docker SDK's APIClient, built with ``docker.from_env()`` for DOCKER_HOST. Image pulls
-always use the SDK for its streaming progress. Every engine failure leaves this module as
-a ParaError (EngineUnavailable, ImageNotFound, ContainerError...).
+the docker SDK's APIClient (``sdk.py``). Image pulls always use the SDK for its streamed
+progress. Every engine failure leaves this module as a ParaError (EngineUnavailable,
+ImageNotFound, ContainerError...).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
-from para.docker.api import APIError, ConnectionFailed, Response, UnixAPI, quote_path
+from para.docker import wire
 from para.docker.endpoint import Endpoint
+from para.docker.http import (
+    APIError,
+    ConnectionFailed,
+    ExecIO,
+    ExecLost,
+    Response,
+    UnixAPI,
+    demultiplex,
+    exec_command,
+    quote_path,
+)
 from para.docker.service import (
     Backend,
     ContainerInfo,
@@ -28,13 +38,10 @@ from para.docker.service import (
     NetworkInfo,
     PullProgress,
 )
-from para.docker.stream import demultiplex, exec_config, pump_multiplexed, pump_tty
 from para.errors import (
     ContainerError,
     EngineUnavailable,
     ImageNotFound,
-    ParaError,
-    PortInUse,
 )
 
 _NS = 1_000_000_000
@@ -56,96 +63,16 @@ class Transport(Protocol):
         timeout: float | None = None,
     ) -> Response: ...
 
-    def hijack(self, path: str, body: Any) -> tuple[socket.socket, bytes]: ...
+    def exec_start(self, exec_id: str, tty: bool) -> tuple[socket.socket, bytes]: ...
 
     def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]: ...
-
-
-class SdkTransport:
-    """The same requests through the docker SDK (TLS, ssh, contexts)."""
-
-    def __init__(self, endpoint: Endpoint, env: Mapping[str, str]):
-        self.url = endpoint.url
-        self.endpoint = endpoint
-        self.env = env
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = sdk_client(self.endpoint, self.env)
-        return self._client
-
-    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
-        import requests
-
-        try:
-            return self.client.request(method, self.client._url(path), **kwargs)
-        except requests.exceptions.ConnectionError as exc:
-            raise ConnectionFailed(str(exc)) from exc
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        timeout: float | None = None,
-    ) -> Response:
-        res = self._send(method, path, params=params, json=body, timeout=timeout)
-        response = Response(res.status_code, dict(res.headers), res.content)
-        if res.status_code >= 400:
-            try:
-                message = str(res.json().get("message"))
-            except ValueError:
-                message = res.text
-            raise APIError(res.status_code, message)
-        return response
-
-    def hijack(self, path: str, body: Any) -> tuple[socket.socket, bytes]:
-        res = self._send(
-            "POST",
-            path,
-            json=body,
-            stream=True,
-            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
-        )
-        if res.status_code >= 400:
-            raise APIError(res.status_code, res.text)
-        sock = self.client._get_raw_response_socket(res)
-        return getattr(sock, "_sock", sock), b""
-
-    def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]:
-        res = self._send("GET", path, params=params, stream=True)
-        if res.status_code >= 400:
-            raise APIError(res.status_code, res.text)
-        yield from res.iter_content(chunk_size=None)
-
-
-def sdk_client(endpoint: Endpoint, env: Mapping[str, str]) -> Any:
-    """A docker SDK APIClient for ``endpoint``; DOCKER_HOST goes through docker.from_env()."""
-    import docker
-
-    try:
-        if endpoint.source in ("DOCKER_HOST", "docker.host"):
-            # from_env also honours DOCKER_TLS_VERIFY and DOCKER_CERT_PATH
-            return docker.from_env(
-                version="auto", environment={**env, "DOCKER_HOST": endpoint.url}
-            ).api
-        if endpoint.context:
-            from docker.context import ContextAPI
-
-            ctx = ContextAPI.get_context(endpoint.context)
-            return docker.APIClient(base_url=ctx.Host, tls=ctx.TLSConfig, version="auto")
-        return docker.APIClient(base_url=endpoint.url, version="auto")
-    except docker.errors.DockerException as exc:
-        raise EngineUnavailable(backend="Docker", endpoint=endpoint.url, reason=str(exc)) from exc
 
 
 def make_transport(endpoint: Endpoint, env: Mapping[str, str]) -> Transport:
     if endpoint.socket_path is not None:
         return UnixAPI(endpoint.socket_path)
+    from para.docker.sdk import SdkTransport
+
     return SdkTransport(endpoint, env)
 
 
@@ -158,17 +85,6 @@ def ping(endpoint: Endpoint, env: Mapping[str, str], timeout: float = 5.0) -> En
     )
     version = res.headers.get("api-version") or res.headers.get("Api-Version") or "?"
     return EngineInfo(backend=backend, endpoint=endpoint.url, version=version)
-
-
-def _port_key(port: int) -> str:
-    return f"{port}/tcp"
-
-
-def _health_from_status(status: str) -> str | None:
-    for word in ("unhealthy", "healthy", "starting"):
-        if f"({word})" in status or f"health: {word}" in status:
-            return word
-    return None
 
 
 class DockerEngineService:
@@ -224,28 +140,9 @@ class DockerEngineService:
         return ImageInfo(id=data["Id"], env=list((data.get("Config") or {}).get("Env") or []))
 
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> ImageInfo:
-        import docker
-        from docker.utils import parse_repository_tag
+        from para.docker import sdk
 
-        repository, tag = parse_repository_tag(ref)
-        try:
-            client = sdk_client(self.endpoint, self.env)
-            for event in client.pull(repository, tag=tag or "latest", stream=True, decode=True):
-                if "error" in event:
-                    raise ImageNotFound(image=ref, reason=str(event["error"]).strip())
-                detail = event.get("progressDetail") or {}
-                progress(
-                    PullProgress(
-                        layer=str(event.get("id") or ""),
-                        status=str(event.get("status") or ""),
-                        current=detail.get("current"),
-                        total=detail.get("total"),
-                    )
-                )
-        except docker.errors.APIError as exc:
-            raise ImageNotFound(image=ref, reason=str(exc.explanation or exc)) from exc
-        except docker.errors.DockerException as exc:
-            raise self._unavailable(exc) from exc
+        sdk.pull(self.endpoint, self.env, ref, progress, self._unavailable)
         found = self.image(ref)
         if found is None:
             raise ImageNotFound(image=ref, reason="the pull finished but the image is missing")
@@ -254,59 +151,10 @@ class DockerEngineService:
     # -- containers -------------------------------------------------------------------------
 
     def _host_config(self, spec: ContainerSpec) -> dict[str, Any]:
-        host: dict[str, Any] = {
-            "Init": spec.init,
-            "Mounts": [
-                {"Type": "bind", "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
-                for m in spec.mounts
-            ],
-            "NetworkMode": spec.network,
-            # setuid programs in an image must not turn the user's uid into root
-            "SecurityOpt": ["no-new-privileges"],
-        }
-        if spec.nano_cpus:
-            host["NanoCpus"] = spec.nano_cpus
-        if spec.memory:
-            host["Memory"] = spec.memory
-            host["MemorySwap"] = spec.memory
-        if spec.pids_limit:
-            host["PidsLimit"] = spec.pids_limit
-        if spec.ports:
-            host["PortBindings"] = {
-                # loopback only: a session's dev server is not for the whole network
-                _port_key(c): [{"HostIp": "127.0.0.1", "HostPort": str(h)}]
-                for c, h in spec.ports.items()
-            }
-        if spec.extra_hosts:
-            host["ExtraHosts"] = [f"{k}:{v}" for k, v in spec.extra_hosts.items()]
-        return host
+        return wire.host_config(spec)
 
     def _create_body(self, spec: ContainerSpec) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "Image": spec.image,
-            "Cmd": spec.command,
-            "Entrypoint": [],
-            "Env": [f"{k}={v}" for k, v in spec.env.items()],
-            "Labels": spec.labels,
-            "WorkingDir": spec.workdir,
-            "StopTimeout": spec.stop_timeout,
-            "HostConfig": self._host_config(spec),
-        }
-        if spec.user:
-            body["User"] = spec.user
-        if spec.hostname:
-            body["Hostname"] = spec.hostname
-        if spec.ports:
-            body["ExposedPorts"] = {_port_key(c): {} for c in spec.ports}
-        if spec.healthcheck is not None:
-            hc = spec.healthcheck
-            body["Healthcheck"] = {
-                "Test": ["CMD", *hc.command],
-                "Interval": int(hc.interval * _NS),
-                "Timeout": int(hc.timeout * _NS),
-                "Retries": hc.retries,
-            }
-        return body
+        return wire.create_body(spec, self._host_config(spec))
 
     def create(self, spec: ContainerSpec) -> str:
         try:
@@ -324,6 +172,9 @@ class DockerEngineService:
                     problem=f"a container named {spec.name} already exists",
                     hint="remove it with: para docker cleanup (or docker rm -f NAME)",
                 ) from exc
+            limit = wire.limit_refused(spec, exc.message)
+            if limit is not None:
+                raise limit from exc
             raise ContainerError(problem=f"cannot create the container: {exc.message}") from exc
         return str(res.json()["Id"])
 
@@ -331,30 +182,7 @@ class DockerEngineService:
         try:
             self._call("POST", f"/containers/{quote_path(container_id)}/start")
         except APIError as exc:
-            raise self._start_error(exc) from exc
-
-    def _start_error(self, exc: APIError) -> ParaError:
-        text = exc.message
-        lowered = text.lower()
-        if "address already in use" in lowered or "port is already allocated" in lowered:
-            port = _port_from_message(text)
-            return PortInUse(
-                port=port or "?",
-                container_port="PORT",
-                hint="pick another host port, or let para choose one",
-            )
-        if "no such file or directory" in lowered and "/bin/sh" in lowered:
-            return ContainerError(
-                problem="the image has no /bin/sh; para runs its keep-alive and helpers with "
-                "a POSIX shell",
-                hint="use an image with /bin/sh (busybox, alpine, debian...)",
-            )
-        if "catatonit" in lowered or "container-init" in lowered:
-            return ContainerError(
-                problem=f"the engine cannot run its init process: {text}",
-                hint="install catatonit (Podman's init), or set docker.init to false",
-            )
-        return ContainerError(problem=f"the container did not start: {text}")
+            raise wire.start_error(exc) from exc
 
     def stop(self, container_id: str, timeout: int) -> None:
         try:
@@ -391,41 +219,7 @@ class DockerEngineService:
             if exc.status == 404:
                 return None
             raise ContainerError(problem=f"cannot inspect container: {exc.message}") from exc
-        state = data.get("State") or {}
-        config = data.get("Config") or {}
-        host = data.get("HostConfig") or {}
-        network = data.get("NetworkSettings") or {}
-        ports: dict[str, int] = {}
-        for key, bindings in (network.get("Ports") or {}).items():
-            for binding in bindings or []:
-                if binding.get("HostPort"):
-                    ports[key.split("/")[0]] = int(binding["HostPort"])
-                    break
-        return ContainerInfo(
-            id=data["Id"],
-            name=str(data.get("Name", "")).lstrip("/"),
-            image=str(config.get("Image", "")),
-            state=str(state.get("Status", "unknown")),
-            labels=dict(config.get("Labels") or {}),
-            # an engine keeps the last health of a stopped container (often "unhealthy",
-            # from the stop itself): stale, so none
-            health=(
-                ((state.get("Health") or {}).get("Status") or None)
-                if state.get("Status") == "running"
-                else None
-            ),
-            exit_code=state.get("ExitCode"),
-            oom_killed=bool(state.get("OOMKilled")),
-            error=state.get("Error") or None,
-            created=data.get("Created"),
-            started_at=state.get("StartedAt"),
-            finished_at=state.get("FinishedAt"),
-            ports=ports,
-            networks=sorted((network.get("Networks") or {}).keys()),
-            memory=host.get("Memory") or None,
-            nano_cpus=host.get("NanoCpus") or None,
-            pids_limit=host.get("PidsLimit") or None,
-        )
+        return wire.container_from_inspect(data)
 
     def list_containers(self, labels: dict[str, str], *, all: bool = True) -> list[ContainerInfo]:
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
@@ -439,28 +233,10 @@ class DockerEngineService:
             raise ContainerError(problem=f"cannot list containers: {exc.message}") from exc
         out = []
         for item in data or []:
-            item_labels = dict(item.get("Labels") or {})
-            if any(item_labels.get(k) != v for k, v in labels.items()):
+            info = wire.container_from_list(item)
+            if any(info.labels.get(k) != v for k, v in labels.items()):
                 continue  # an engine that ignored the filter must not make us act on others
-            ports = {
-                str(p["PrivatePort"]): int(p["PublicPort"])
-                for p in item.get("Ports") or []
-                if p.get("PublicPort")
-            }
-            names = item.get("Names") or [""]
-            status = str(item.get("Status") or "")
-            out.append(
-                ContainerInfo(
-                    id=item["Id"],
-                    name=names[0].lstrip("/"),
-                    image=str(item.get("Image", "")),
-                    state=str(item.get("State") or "unknown").lower(),
-                    labels=item_labels,
-                    health=_health_from_status(status),
-                    created=str(item.get("Created", "")),
-                    ports=ports,
-                )
-            )
+            out.append(info)
         return out
 
     # -- exec -------------------------------------------------------------------------------
@@ -469,27 +245,24 @@ class DockerEngineService:
         self,
         container_id: str,
         argv: list[str],
+        io: ExecIO,
         *,
         env: dict[str, str] | None = None,
         workdir: str | None = None,
         user: str | None = None,
-        tty: bool = False,
-        stdin: BinaryIO | None = None,
-        stdout: BinaryIO,
-        stderr: BinaryIO,
     ) -> int:
-        config = exec_config(
-            argv, stdin=stdin is not None, tty=tty, env=env, workdir=workdir, user=user
-        )
         try:
-            exec_id = self._call(
-                "POST", f"/containers/{quote_path(container_id)}/exec", body=config
-            ).json()["Id"]
-            sock, rest = self.transport.hijack(
-                f"/exec/{exec_id}/start", {"Detach": False, "Tty": tty}
+            return exec_command(
+                self.transport, container_id, argv, io, env=env, workdir=workdir, user=user
             )
         except ConnectionFailed as exc:
             raise self._unavailable(exc) from exc
+        except ExecLost as exc:
+            raise ContainerError(
+                problem=f"lost the connection to the {self.backend} engine while the command "
+                f"ran in container {container_id[:12]} ({exc}); it may still be running there",
+                hint="check the engine (docker info / podman info), then para docker status",
+            ) from exc
         except APIError as exc:
             if exc.status == 404:
                 raise ContainerError(
@@ -498,25 +271,13 @@ class DockerEngineService:
                     state="missing",
                 ) from exc
             # Docker answers 409; Podman 500 with "container state improper".
-            if (
-                exc.status == 409
-                or "state improper" in exc.message
-                or ("not running" in exc.message)
-            ):
+            if exc.status == 409 or "state improper" in exc.message or "not running" in exc.message:
                 raise ContainerError(
                     problem=f"container {container_id[:12]} is not running",
                     hint="start it with: para docker start",
                     state="stopped",
                 ) from exc
             raise ContainerError(problem=f"exec failed: {exc.message}") from exc
-        with contextlib.closing(sock):
-            if tty:
-                pump_tty(self.resize_exec, exec_id, sock, rest, stdin, stdout)
-            else:
-                pump_multiplexed(sock, rest, stdin, stdout, stderr)
-        data = self._call("GET", f"/exec/{exec_id}/json").json()
-        code = data.get("ExitCode")
-        return int(code) if code is not None else 1
 
     def stopped_on_request(self, container_id: str, since: float) -> bool | None:
         # Past events arrive at once; "until" only bounds the wait should no "die" come.
@@ -558,10 +319,6 @@ class DockerEngineService:
         except APIError as exc:
             return False if exc.status == 404 else None
         return True
-
-    def resize_exec(self, exec_id: str, rows: int, cols: int) -> None:
-        with contextlib.suppress(APIError, ConnectionFailed):
-            self.transport.request("POST", f"/exec/{exec_id}/resize", params={"h": rows, "w": cols})
 
     def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:
         params = {
@@ -624,12 +381,3 @@ class DockerEngineService:
                 )
             )
         return out
-
-
-def _port_from_message(text: str) -> int | None:
-    import re
-
-    match = re.search(r":(\d{2,5})\b", text.rsplit("bind", maxsplit=1)[-1]) or re.search(
-        r"(\d{2,5})", text
-    )
-    return int(match.group(1)) if match else None

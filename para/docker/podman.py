@@ -18,8 +18,8 @@ import resource
 from pathlib import Path
 from typing import Any
 
-from para.docker.api import APIError, ConnectionFailed, quote_path
 from para.docker.engine import DockerEngineService
+from para.docker.http import APIError, ConnectionFailed, quote_path
 from para.docker.service import Backend, ContainerSpec
 
 _PODMAN_DEFAULT_NETWORK = "podman"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Literal, Protocol
+from typing import Literal, Protocol
+
+from para.docker.http import ExecIO  # defined with the exec path itself (stdlib only)
 
 Backend = Literal["docker", "podman"]
 
@@ -141,14 +143,11 @@ class DockerService(Protocol):
         self,
         container_id: str,
         argv: list[str],
+        io: ExecIO,
         *,
         env: dict[str, str] | None = None,
         workdir: str | None = None,
         user: str | None = None,
-        tty: bool = False,
-        stdin: BinaryIO | None = None,
-        stdout: BinaryIO,
-        stderr: BinaryIO,
     ) -> int: ...
 
     def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]: ...

@@ -7,8 +7,6 @@ refresh also carries out pending finish/cancel requests from the sessions, like
 
 from __future__ import annotations
 
-import os
-import subprocess
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,7 +22,7 @@ from para.errors import ParaError
 from para.monitor.data import Row, collect, log_tail
 
 if TYPE_CHECKING:
-    from para.session import SessionManager
+    from para.sessions.context import SessionContext
 
 COLUMNS = ("SESSION", "STATE", "CONTAINER", "TASK", "TESTS", "PROGRESS", "CHANGES", "ACTIVE")
 
@@ -109,7 +107,7 @@ class Confirm(ModalScreen[bool]):
 
 
 class MonitorApp(App[None]):
-    """The monitor. ``sessions`` is the same SessionManager the CLI uses."""
+    """The monitor. ``sessions`` is the same session context the CLI uses."""
 
     TITLE = "para monitor"
     CSS = """
@@ -129,7 +127,7 @@ class MonitorApp(App[None]):
     ]
 
     def __init__(
-        self, sessions: SessionManager, *, interval: float = 2.0, watch_requests: bool = True
+        self, sessions: SessionContext, *, interval: float = 2.0, watch_requests: bool = True
     ):
         super().__init__()
         self.sessions = sessions
@@ -164,7 +162,7 @@ class MonitorApp(App[None]):
         notes: list[str] = []
         try:
             if self.watch_requests:
-                from para.watch import Watcher
+                from para.sessions.watch import Watcher
 
                 for outcome in Watcher(self.sessions).run_once():
                     mark = "done" if outcome.ok else "failed"
@@ -275,31 +273,9 @@ class MonitorApp(App[None]):
         try:
             record = self._record(row)
             with self.suspend():
-                if record.container is not None:
-                    import sys
+                from para.sessions.host import open_shell
 
-                    shell = [
-                        "/bin/sh",
-                        "-c",
-                        "if command -v bash >/dev/null; then exec bash; else exec sh; fi",
-                    ]
-                    self.sessions.containers.exec(
-                        record,
-                        shell,
-                        tty=sys.stdin.isatty(),
-                        interactive=True,
-                        stdin=sys.stdin.buffer,
-                        stdout=sys.stdout.buffer,
-                        stderr=sys.stderr.buffer,
-                    )
-                else:
-                    env = dict(os.environ) | self.sessions.session_env(record)
-                    subprocess.run(
-                        [os.environ.get("SHELL", "/bin/sh")],
-                        cwd=record.worktree,
-                        env=env,
-                        check=False,
-                    )
+                open_shell(self.sessions, record)
         except ParaError as exc:
             self.show_error(exc.message)
         self.action_refresh()
@@ -333,11 +309,15 @@ class MonitorApp(App[None]):
     def _run_action(self, name: str, kind: str, message: str | None) -> None:
         try:
             if kind == "finish":
+                from para.sessions.finish import finish_session
+
                 assert message is not None
-                record = self.sessions.finish(name, message)
+                record = finish_session(self.sessions, name, message)
                 note = f"{name}: finished, branch {record.branch} ready for review"
             else:
-                record = self.sessions.cancel(name, force=True)
+                from para.sessions.archive import cancel_session
+
+                record = cancel_session(self.sessions, name, force=True)
                 note = f"{name}: cancelled, archived on {record.archive_branch}"
         except ParaError as exc:
             self.call_from_thread(self.show_error, f"{kind} {name}: {exc.message}")

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from para import git as gitmod
 from para.errors import ParaError
 
 if TYPE_CHECKING:
-    from para.session import SessionManager, SessionView
+    from para.sessions.context import SessionContext
+    from para.sessions.views import SessionView
     from para.state import SessionRecord
 
 IDLE_AFTER = timedelta(minutes=5)
@@ -54,7 +54,7 @@ def _parse(moment: Any) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _last_activity(root: Path, view: SessionView) -> datetime | None:
+def _last_activity(ctx: SessionContext, view: SessionView) -> datetime | None:
     """Latest of: the last report, the last commit on the branch, the worktree's index."""
     rec = view.record
     moments: list[datetime] = [rec.created_at]
@@ -62,8 +62,7 @@ def _last_activity(root: Path, view: SessionView) -> datetime | None:
     if (stamp := _parse(report.get("timestamp"))) is not None:
         moments.append(stamp)
     with contextlib.suppress(OSError, ParaError, ValueError):
-        out = gitmod.run_git(["log", "-1", "--format=%cI", rec.branch], root, check=False).strip()
-        if (commit := _parse(out)) is not None:
+        if (commit := _parse(ctx.git.last_commit_time(rec.branch))) is not None:
             moments.append(commit)
     if rec.git_admin:  # git's admin dir, not the worktree's (container-writable) .git file
         with contextlib.suppress(OSError):
@@ -86,7 +85,7 @@ def _state(view: SessionView, last: datetime | None, now: datetime) -> str:
     return "active"
 
 
-def row_of(sessions: SessionManager, view: SessionView, now: datetime) -> Row:
+def row_of(ctx: SessionContext, view: SessionView, now: datetime) -> Row:
     rec = view.record
     report = view.report or rec.report or {}
     progress = report.get("progress") or None
@@ -100,8 +99,8 @@ def row_of(sessions: SessionManager, view: SessionView, now: datetime) -> Row:
     added = removed = 0
     if rec.status == "active" and view.worktree_exists:
         with contextlib.suppress(ParaError):
-            added, removed = gitmod.diff_numstat(sessions.worktree_ref(rec))
-    last = _last_activity(sessions.repo.root, view)
+            added, removed = ctx.git.diff_numstat(ctx.worktree_ref(rec))
+    last = _last_activity(ctx, view)
     return Row(
         name=rec.name,
         state=_state(view, last, now),
@@ -124,31 +123,32 @@ def row_of(sessions: SessionManager, view: SessionView, now: datetime) -> Row:
     )
 
 
-def collect(sessions: SessionManager, now: datetime | None = None) -> list[Row]:
+def collect(ctx: SessionContext, now: datetime | None = None) -> list[Row]:
     """Rows for active and review sessions (cancelled ones are not shown)."""
+    from para.sessions.views import records, views
+
     now = now or datetime.now(UTC)
-    records, _bad = sessions.records()
-    views = sessions.views(records)
-    if not views:
+    found, _bad = records(ctx)
+    shown = views(ctx, found)
+    if not shown:
         return []
-    with ThreadPoolExecutor(max_workers=min(8, len(views))) as pool:
-        rows = list(pool.map(lambda v: row_of(sessions, v, now), views))
+    with ThreadPoolExecutor(max_workers=min(8, len(shown))) as pool:
+        rows = list(pool.map(lambda v: row_of(ctx, v, now), shown))
     order = {"blocked": 0, "active": 1, "idle": 2, "stale": 3, "review": 4}
     return sorted(rows, key=lambda r: (order.get(r.state, 5), r.name))
 
 
-def log_tail(sessions: SessionManager, record: SessionRecord, lines: int = 20) -> str:
+def log_tail(ctx: SessionContext, record: SessionRecord, lines: int = 20) -> str:
     """The last lines of the newest job log, else of the container's log."""
-    channel = sessions.channel(record.name)
+    queue = ctx.channel(record.name).queue
     with contextlib.suppress(ParaError, OSError):
-        jobs = channel.jobs()
+        jobs = queue.jobs()
         if jobs:
-            data, _ = channel.log_chunks(jobs[-1].id)
+            data, _ = queue.log_chunks(jobs[-1].id)
             text = data.decode(errors="replace").splitlines()[-lines:]
             return f"job {jobs[-1].id} ({jobs[-1].state}):\n" + "\n".join(text)
     if record.container is not None:
         with contextlib.suppress(ParaError):
-            docker = sessions.containers
-            chunks = docker.logs(record, follow=False, tail=lines)
+            chunks = ctx.containers.logs(record, follow=False, tail=lines)
             return "container log:\n" + b"".join(chunks).decode(errors="replace")
     return "(no log yet)"

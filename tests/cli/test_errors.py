@@ -30,12 +30,12 @@ def test_para_error_is_exit_1_with_hint(repo: Path) -> None:
 def test_unexpected_error_writes_traceback_and_exits_3(
     repo: Path, para: Para, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from para.session import SessionManager
+    from para.sessions import views
 
-    def boom(self: SessionManager, *args: object, **kwargs: object) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(SessionManager, "records", boom)
+    monkeypatch.setattr(views, "records", boom)
     result = para.fails("list", code=EXIT_UNEXPECTED)
     assert "unexpected error: RuntimeError: kaboom" in result.stderr
     logs = list((repo / ".para" / "state" / "logs").glob("crash-*.log"))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from para.docker import labels as L
-from para.docker.manager import default_connect
+from para.docker.connect import default_connect
 from para.docker.service import DockerService
 from para.errors import ParaError
 from para.repo import discover

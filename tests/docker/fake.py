@@ -6,8 +6,8 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
+from para.docker.http import ExecIO
 from para.docker.service import (
     Backend,
     ContainerInfo,
@@ -106,19 +106,16 @@ class FakeDockerService:
         self,
         container_id: str,
         argv: list[str],
+        io: ExecIO,
         *,
         env: dict[str, str] | None = None,
         workdir: str | None = None,
         user: str | None = None,
-        tty: bool = False,
-        stdin: BinaryIO | None = None,
-        stdout: BinaryIO,
-        stderr: BinaryIO,
     ) -> int:
         self.calls.append(f"exec {container_id} {' '.join(argv)}")
         if self.containers[container_id].state != "running":
             raise ContainerError(problem="not running")
-        stdout.write(" ".join(argv).encode() + b"\n")
+        io.stdout.write(" ".join(argv).encode() + b"\n")
         return 0
 
     def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:

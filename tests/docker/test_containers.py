@@ -574,7 +574,7 @@ def test_start_with_a_container_loads_no_channel_models(
     code, loaded = modules_after(args, repo, tmp_path, full=True)
     assert code == 0
     assert "para.docker.manager" in loaded  # it did start a container
-    assert "para.channel" not in loaded
+    assert "para.channel.models" not in loaded
 
 
 def test_failed_start_leaves_no_home(repo: Path, para: Para, engine: DockerService) -> None:

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from para.docker.api import UnixAPI
+from para.docker.connect import default_connect
 from para.docker.endpoint import Endpoint, candidates, docker_context
 from para.docker.engine import DockerEngineService
-from para.docker.manager import default_connect
+from para.docker.http import UnixAPI, demultiplex
 from para.docker.service import EngineInfo
-from para.docker.stream import demultiplex
 from para.errors import EngineUnavailable
 from tests.conftest import answering_socket
 

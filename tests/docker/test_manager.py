@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from para.app import App
 from para.docker import labels as L
-from para.docker.manager import DockerManager, parse_ports
-from para.docker.service import DockerService, ImageInfo
+from para.docker.service import ImageInfo
+from para.docker.spec import parse_ports
 from para.errors import ContainerError, EngineUnavailable, ParaError, UnsafeMount
 from tests.conftest import Para, git
 from tests.docker.fake import FakeDockerService
-
-
-@pytest.fixture
-def fake(repo: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDockerService:
-    """Every App built in this test gets a DockerManager on the fake engine."""
-    service = FakeDockerService()
-
-    def connect(backend: str, host: str | None, env: Mapping[str, str]) -> DockerService:
-        return service
-
-    original = DockerManager.__init__
-
-    def init(self: DockerManager, *args: object, **kwargs: object) -> None:
-        kwargs["connect"] = connect
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(DockerManager, "__init__", init)
-    return service
 
 
 def test_spec_has_mounts_user_limits_env_labels(

@@ -9,13 +9,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from para.app import App
-from para.channel_dirs import install_helpers
-from para.docker.manager import DockerManager
+from para.channel.layout import install_helpers
 from para.monitor.app import MonitorApp, progress_bar
 from para.monitor.data import collect
 from tests.conftest import Para, git
@@ -172,15 +170,7 @@ def test_monitor_carries_out_requests(repo: Path, para: Para) -> None:
     assert git(repo, "log", "-1", "--format=%s", "para/asks") == "asked to finish"
 
 
-def test_container_rows_show_state(repo: Path, para: Para, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeDockerService()
-    original = DockerManager.__init__
-
-    def init(self: DockerManager, *args: object, **kwargs: object) -> None:
-        kwargs["connect"] = lambda *_a: fake
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(DockerManager, "__init__", init)
+def test_container_rows_show_state(repo: Path, para: Para, fake: FakeDockerService) -> None:
     para("start", "boxed", "--docker", "--image", "img:1", "--port", "8000")
     para("start", "plain")
 
@@ -210,11 +200,11 @@ def test_idle_and_stale(repo: Path, para: Para) -> None:
 
 
 def test_logs_key_shows_the_last_job_log_and_keeps_it(repo: Path, para: Para) -> None:
-    from para.channel import Channel
+    from para.channel.channel import Channel
 
     para("start", "logged")
     channel = Channel(repo / ".para" / "state" / "channels" / "logged", "logged")
-    job = channel.enqueue(["echo", "hello from the job"])
+    job = channel.queue.enqueue(["echo", "hello from the job"])
     runner = install_helpers(repo / ".para" / "state") / "para-runner"
     subprocess.run(
         ["sh", str(runner), "--drain"],

@@ -38,7 +38,7 @@ def install_helpers(state_dir: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     # The package's own directory: the helpers are bind-mounted, so they must be files
     # on disk anyway (para is never run from a zip).
-    for entry in (Path(__file__).parent / "assets").iterdir():
+    for entry in (Path(__file__).parent.parent / "assets").iterdir():
         if entry.name.startswith(("_", ".")) or not entry.is_file():
             continue
         data = entry.read_bytes()

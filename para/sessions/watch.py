@@ -17,8 +17,8 @@ from para.errors import ParaError
 from para.state import utcnow
 
 if TYPE_CHECKING:
-    from para.channel import Request
-    from para.session import SessionManager
+    from para.channel.models import Request
+    from para.sessions.context import SessionContext
 
 
 @dataclass
@@ -41,25 +41,25 @@ class Outcome:
 
 
 class Watcher:
-    def __init__(self, sessions: SessionManager):
-        self.sessions = sessions
+    def __init__(self, ctx: SessionContext):
+        self.ctx = ctx
 
     def run_once(self) -> list[Outcome]:
-        records, _bad = self.sessions.store.load_all()
+        records, _bad = self.ctx.store.load_all()
         outcomes = []
         for record in records:
             if record.status != "active":
                 continue
-            channel = self.sessions.channel(record.name)
+            box = self.ctx.channel(record.name).requests
             try:
-                requests = channel.requests()
+                requests = box.pending()
             except ParaError:
                 continue
             for request in requests:
-                if not channel.claim(request):
+                if not box.claim(request):
                     continue  # another watcher has it
                 outcome = self._carry_out(record.name, request)
-                channel.release(request, ok=outcome.ok, message=outcome.message)
+                box.release(request, ok=outcome.ok, message=outcome.message)
                 self._record(outcome)
                 outcomes.append(outcome)
                 if outcome.ok:
@@ -67,12 +67,14 @@ class Watcher:
         return outcomes
 
     def _carry_out(self, name: str, request: Request) -> Outcome:
-        from para.channel import CancelRequest, FinishRequest
+        from para.channel.models import CancelRequest, FinishRequest
+        from para.sessions.archive import cancel_session
+        from para.sessions.finish import finish_session
 
         body = request.body
         try:
             if isinstance(body, FinishRequest):
-                record = self.sessions.finish(name, body.message, branch=body.branch)
+                record = finish_session(self.ctx, name, body.message, branch=body.branch)
                 return Outcome(
                     name,
                     "finish",
@@ -81,7 +83,7 @@ class Watcher:
                     f"finished: branch {record.branch} is ready for review",
                 )
             assert isinstance(body, CancelRequest)
-            record = self.sessions.cancel(name, force=body.force, confirm=None)
+            record = cancel_session(self.ctx, name, force=body.force, confirm=None)
             return Outcome(
                 name, "cancel", body.id, True, f"cancelled: archived on {record.archive_branch}"
             )
@@ -90,10 +92,10 @@ class Watcher:
 
     def _record(self, outcome: Outcome) -> None:
         data = outcome.to_json()
-        store = self.sessions.store
+        store = self.ctx.store
         with contextlib.suppress(ParaError):
             store.update(outcome.session, lambda r: r.model_copy(update={"last_request": data}))
-        log = self.sessions.repo.logs_dir / "requests.jsonl"
+        log = self.ctx.repo.logs_dir / "requests.jsonl"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(data) + "\n")

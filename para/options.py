@@ -1,5 +1,6 @@
-"""Per-session container choices from the command line (a light module: ``start``
-imports it for every session, with or without a container)."""
+"""Per-session container choices from the command line, and the parsing of ``K=V``
+(a light module: the CLI and ``start`` import it for every session, with or without a
+container)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from para.state import ContainerRef
+
+
+def parse_env_pairs(pairs: list[str]) -> dict[str, str]:
+    """``["K=V", ...]`` -> ``{K: V}``; a bad entry is a ContainerError naming it."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or not key.replace("_", "a").isalnum():
+            from para.errors import ContainerError
+
+            raise ContainerError(
+                problem=f"bad environment entry {pair!r}", hint="use KEY=VALUE, e.g. --env DEBUG=1"
+            )
+        out[key] = value
+    return out
 
 
 @dataclass
@@ -22,6 +38,21 @@ class ContainerOptions:
     volumes: list[str] = field(default_factory=list)
     ports: list[str] = field(default_factory=list)
     network: str | None = None
+
+    def any_given(self) -> bool:
+        """Whether any choice was made (a container option implies ``--docker``)."""
+        return any(
+            [
+                self.image,
+                self.cpus,
+                self.memory,
+                self.pids,
+                self.env,
+                self.volumes,
+                self.ports,
+                self.network,
+            ]
+        )
 
     def flags(self) -> dict[str, Any]:
         return {

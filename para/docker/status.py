@@ -1,0 +1,99 @@
+"""What ``status``, ``list`` and the monitor show of containers: states from one labelled
+list call per engine, details from one inspect, and whether the configuration drifted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from para.docker import health, spec
+from para.docker import labels as L
+from para.docker.service import ContainerInfo
+from para.errors import ParaError
+from para.options import ContainerOptions
+from para.state import SessionRecord
+
+if TYPE_CHECKING:
+    from para.docker.manager import DockerManager
+
+
+def details(manager: DockerManager, record: SessionRecord) -> dict[str, Any]:
+    """Everything ``status`` shows about a session's container (one inspect call)."""
+    ref = record.container
+    if ref is None:
+        return {}
+    try:
+        info = manager.service_for(ref).inspect(ref.id)
+    except ParaError as exc:
+        return {"state": "unreachable", "error": exc.message}
+    if info is None:
+        return {"state": "missing"}
+    service = manager.service_for(ref)
+    if info.running:
+        oom = info.oom_killed or (health.oom_kills(service, ref.id) or 0) > 0
+    else:
+        oom = health.died_of_memory(service, info)
+    return {
+        "state": info.state,
+        "health": info.health,
+        "exit_code": info.exit_code,
+        "oom_killed": oom,
+        "config_changed": config_changed(manager, record, info),
+        "ports": info.ports or dict(ref.ports),
+        "limits": {
+            "cpus": info.nano_cpus / 1e9 if info.nano_cpus else None,
+            "memory": info.memory,
+            "pids": info.pids_limit,
+        },
+        "networks": info.networks,
+        "config_hash": info.labels.get(L.CONFIG_HASH),
+    }
+
+
+def config_changed(
+    manager: DockerManager, record: SessionRecord, info: ContainerInfo
+) -> bool | None:
+    """Whether the configuration now differs from the container's (None: unknown)."""
+    label = info.labels.get(L.CONFIG_HASH)
+    ref = record.container
+    if not label or ref is None:
+        return None
+    options = ContainerOptions.given(ref)  # what a recreate starts from
+    try:
+        cfg = manager.session_config(options)
+        image = spec.resolve_image(cfg, Path(record.worktree))
+    except ParaError:
+        return None  # a broken config file is reported by the commands that use it
+    return spec.fingerprint(cfg, image, options) != label
+
+
+def states(manager: DockerManager, records: list[SessionRecord]) -> dict[str, dict[str, Any]]:
+    """Container state per session name: one labelled list call per engine."""
+    by_endpoint: dict[tuple[str, str], list[SessionRecord]] = {}
+    for rec in records:
+        if rec.container is not None:
+            key = (rec.container.backend, rec.container.endpoint)
+            by_endpoint.setdefault(key, []).append(rec)
+    out: dict[str, dict[str, Any]] = {}
+    for recs in by_endpoint.values():
+        try:
+            listed = manager.service_for(recs[0].container).list_containers(  # type: ignore[arg-type]
+                L.repo_filter(manager.repo.repo_id)
+            )
+        except ParaError as exc:
+            for rec in recs:
+                out[rec.name] = {"state": "unreachable", "health": None, "error": exc.message}
+            continue
+        by_id = {c.id: c for c in listed}
+        for rec in recs:
+            assert rec.container is not None
+            info = by_id.get(rec.container.id)
+            if info is None:
+                out[rec.name] = {"state": "missing", "health": None}
+            else:
+                out[rec.name] = {
+                    "state": info.state,
+                    "health": info.health,
+                    "ports": info.ports or dict(rec.container.ports),
+                }
+    return out

@@ -1,0 +1,136 @@
+"""``para finish``: commit everything, hand the branch back for review, clean up.
+
+Before acting, finish writes ``pending`` and the target branch into the record; each
+step checks the repository first (commit only if something is staged, rename only if
+the old branch exists, remove the worktree only if git lists it), so running finish
+again after an interruption completes it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from para.errors import (
+    BranchExists,
+    DirtyWorktree,
+    EmptyMessage,
+    GitError,
+    InvalidName,
+    SessionStateError,
+    WorktreeError,
+)
+from para.sessions.context import SessionContext
+from para.state import SessionRecord, utcnow
+
+
+def finish_session(
+    ctx: SessionContext, name: str, message: str, *, branch: str | None = None
+) -> SessionRecord:
+    """Commit everything, hand the branch back for review, remove worktree and container."""
+    if not message.strip():
+        raise EmptyMessage()
+    rec = ctx.store.read(name)
+    if rec.status == "review" and rec.pending is None:
+        if branch and branch != rec.branch:
+            raise SessionStateError(
+                name=name,
+                state=f"already finished on {rec.branch}",
+                hint=f"git branch -m {rec.branch} {branch}",
+            )
+        return rec
+    if rec.status == "cancelled" or rec.pending == "cancel":
+        raise SessionStateError(
+            name=name, state="cancelled", hint=f"bring it back with: para recover {name}"
+        )
+    target = branch or rec.pending_branch or rec.branch
+    if not ctx.git.check_branch_name(target):
+        raise InvalidName(
+            name=target,
+            reason="git refuses it as a branch name",
+            hint="pass a valid branch name to --branch",
+        )
+    renamed_already = (
+        rec.pending == "finish"
+        and rec.pending_branch == target
+        and not ctx.git.branch_exists(rec.branch)
+        and ctx.git.branch_exists(target)
+    )
+    if target != rec.branch and not renamed_already and ctx.git.branch_exists(target):
+        raise BranchExists(branch=target)
+    rec = ctx.store.update(
+        name,
+        lambda r: r.model_copy(
+            update={"pending": "finish", "pending_branch": target, "message": message}
+        ),
+    )
+
+    worktree = Path(rec.worktree)
+    if worktree.is_dir() and ctx.git.registered_worktree(worktree) is not None:
+        ref = ctx.worktree_ref(rec)
+        ctx.git.commit_all(ref, message, stage=ctx.config.auto_stage)
+        left = ctx.git.dirty_count(ref)
+        if left:
+            raise DirtyWorktree(
+                name=name,
+                count=left,
+                hint="auto_stage is off: stage what belongs in the commit (git add), "
+                "then run finish again",
+            )
+    if target != rec.branch and not renamed_already:
+        ctx.git.rename_branch(rec.branch, target)
+    remove_container(ctx, rec)
+    remove_worktree(ctx, worktree, force=False)
+    drop_channel(ctx, name)
+    return ctx.store.update(
+        name,
+        lambda r: r.model_copy(
+            update={
+                "status": "review",
+                "branch": target,
+                "pending": None,
+                "pending_branch": None,
+                "finished_at": utcnow(),
+                "container": None,
+            }
+        ),
+    )
+
+
+def remove_container(ctx: SessionContext, rec: SessionRecord) -> None:
+    if rec.container is not None:
+        ctx.containers.remove_for(rec)
+
+
+def remove_worktree(ctx: SessionContext, worktree: Path, *, force: bool) -> None:
+    """Remove a session's worktree through git; never a directory git does not list."""
+    entry = ctx.git.registered_worktree(worktree)
+    if entry is None:
+        if worktree.exists():
+            raise WorktreeError(
+                problem=f"{worktree} exists but is not a registered git worktree",
+                hint="look at it and remove it by hand if it holds nothing you need",
+            )
+        ctx.git.prune_worktrees()
+        return
+    if entry.prunable or not worktree.exists():
+        ctx.git.prune_worktrees()
+        return
+    try:
+        ctx.git.remove_worktree(worktree, force=force)
+    except GitError as exc:
+        raise WorktreeError(
+            problem=f"cannot remove worktree {worktree}: {exc.facts.get('stderr', exc)}",
+            hint="close programs using it (or commit what is left) and run the command again",
+        ) from exc
+
+
+def drop_channel(ctx: SessionContext, name: str) -> None:
+    """Keep the last report in the record, then remove the channel directory."""
+    path = ctx.repo.channels_dir / name
+    if path.is_dir() and not path.is_symlink():
+        status = ctx.channel(name).status()
+        if status is not None:
+            report = status.model_dump(mode="json")
+            ctx.store.update(name, lambda r: r.model_copy(update={"report": report}))
+    shutil.rmtree(path, ignore_errors=True)
