@@ -46,6 +46,12 @@ class App:
         *,
         flags: dict[str, Any] | None = None,
     ):
+        if env is None:
+            from para.git import scrub_process_env
+
+            # para may run from a git hook, whose GIT_DIR... name another repository;
+            # GitPython copies os.environ into every git it starts.
+            scrub_process_env()
         self.cwd = (cwd or _cwd()).resolve()
         self.env = dict(os.environ) if env is None else env
         self.flags = dict(flags or {})

@@ -101,7 +101,8 @@ def try_fast_exec(args: list[str]) -> int | None:
     container_id = str(container.get("id", ""))
     if not endpoint.startswith("unix://") or not container_id:
         return None
-    from para.docker.http import APIError, ConnectionFailed, ExecIO, ExecLost, UnixAPI, exec_command
+    from para.docker.execio import ExecIO, ExecLost, exec_command
+    from para.docker.http import APIError, ConnectionFailed, UnixAPI
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     io = ExecIO(stdout, sys.stderr.buffer, stdin, tty=stdin.isatty() and stdout.isatty())

@@ -18,7 +18,8 @@
 #                         (DOCKER_HOST is deliberately ignored: it often points at podman)
 #   PARA_DOCKERD_ARGS     extra arguments for a dockerd this script starts
 #   PARA_ENGINES_CACHE    cache for the Debian rootfs tarball, default /var/cache/para-test
-#   PARA_DEBIAN_MIRROR    default http://deb.debian.org/debian
+#   PARA_DEBIAN_MIRROR    default: the machine's own apt source for the suite
+#                         (/etc/apt/sources.list, sources.list.d/*.list and *.sources)
 #   PARA_ENGINES_TIMEOUT  seconds to wait for a daemon to answer, default 60
 set -euo pipefail
 
@@ -26,8 +27,8 @@ ENGINES="${PARA_ENGINES:-docker podman}"
 DOCKER_HOST_URL="${PARA_DOCKER_HOST:-unix:///var/run/docker.sock}"
 TIMEOUT="${PARA_ENGINES_TIMEOUT:-60}"
 CACHE_DIR="${PARA_ENGINES_CACHE:-/var/cache/para-test}"
-DEBIAN_MIRROR="${PARA_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DEBIAN_SUITE=bookworm
+DEBIAN_MIRROR="${PARA_DEBIAN_MIRROR:-}"   # found in the apt sources when empty (apt_mirror)
 DEBIAN_INCLUDE=git,python3,python3-pytest,ca-certificates
 
 # Fully qualified tags under "localhost/": Docker and Podman both keep such a name as it
@@ -370,6 +371,37 @@ build_busybox() {  # build_busybox ENGINE
     esac
 }
 
+# The archive this machine's apt uses for $DEBIAN_SUITE: one-line entries
+# ("deb [opts] URI SUITE COMPONENTS...") and deb822 stanzas (Types/URIs/Suites).
+apt_mirror() {
+    local files=() f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+        [ -r "$f" ] && files+=("$f")
+    done
+    ((${#files[@]})) || return 1
+    awk -v suite="$DEBIAN_SUITE" '
+        function flush() {
+            if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && uris != "") {
+                split(uris, u, " "); print u[1]; found = 1; exit
+            }
+            types = ""; uris = ""; suites = ""
+        }
+        FILENAME ~ /\.sources$/ {
+            if ($0 ~ /^[[:space:]]*$/) { flush(); next }
+            if ($1 == "Types:") { $1 = ""; types = $0 }
+            else if ($1 == "URIs:") { $1 = ""; uris = $0; sub(/^ +/, "", uris) }
+            else if ($1 == "Suites:") { $1 = ""; suites = $0 }
+            next
+        }
+        FNR == 1 { flush() }
+        $1 == "deb" {
+            i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+            if ($(i + 1) == suite) { print $i; found = 1; exit }
+        }
+        END { if (!found) flush() }
+    ' "${files[@]}" | head -n 1 | grep .
+}
+
 # debootstrap once, cache the rootfs as a tarball, import it into each engine.
 debian_rootfs() {
     [ -s "$ROOTFS_TARBALL" ] && return 0
@@ -382,6 +414,12 @@ debian_rootfs() {
     # mktemp makes the directory 0700 and tar records that as the mode of "/": rootful
     # engines fix it up, rootless podman does not, and then no non-root uid can exec sh.
     chmod 0755 "$dir" || return 1
+    if [ -z "$DEBIAN_MIRROR" ]; then
+        DEBIAN_MIRROR=$(apt_mirror) || {
+            warn "no apt source for $DEBIAN_SUITE in /etc/apt/sources.list*: set PARA_DEBIAN_MIRROR to a Debian archive URL"
+            return 1
+        }
+    fi
     log "debootstrap $DEBIAN_SUITE ($DEBIAN_INCLUDE) from $DEBIAN_MIRROR - takes a few minutes"
     if ! quiet debootstrap --variant=minbase --include="$DEBIAN_INCLUDE" \
             "$DEBIAN_SUITE" "$dir" "$DEBIAN_MIRROR"; then

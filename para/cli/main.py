@@ -150,9 +150,6 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point. Returns the exit code (also used by tests)."""
-    from para.git import scrub_process_env
-
-    scrub_process_env()
     try:
         cli.main(args=argv, prog_name="para", standalone_mode=True)
     except SystemExit as exc:

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from para.docker import wire
 from para.docker.endpoint import Endpoint
+from para.docker.execio import ExecIO, ExecLost, exec_command
 from para.docker.http import (
     APIError,
     ConnectionFailed,
-    ExecIO,
-    ExecLost,
     Response,
     UnixAPI,
     demultiplex,
-    exec_command,
     quote_path,
 )
 from para.docker.service import (
@@ -44,28 +41,13 @@ from para.errors import (
     ImageNotFound,
 )
 
+if TYPE_CHECKING:
+    from para.docker.http import Transport
+
 _NS = 1_000_000_000
 # Engine events that mean someone stopped the container on purpose (Docker's stop also
 # logs kill events for its signals).
 _STOP_ACTIONS = frozenset({"kill", "stop"})
-
-
-class Transport(Protocol):
-    url: str
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        timeout: float | None = None,
-    ) -> Response: ...
-
-    def exec_start(self, exec_id: str, tty: bool) -> tuple[socket.socket, bytes]: ...
-
-    def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]: ...
 
 
 def make_transport(endpoint: Endpoint, env: Mapping[str, str]) -> Transport:

@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from para.docker.http import ExecIO
+from para.docker.execio import ExecIO
 from para.errors import ContainerNotFound, ParaError
 from para.state import SessionRecord
 

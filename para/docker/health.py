@@ -141,7 +141,7 @@ def oom_kills(service: DockerService, container_id: str, timeout: float = 10.0) 
     Engines set State.OOMKilled only when the main process dies; a command run with
     exec that is killed leaves it false, so para reads the cgroup's own counter.
     """
-    from para.docker.http import ExecIO
+    from para.docker.execio import ExecIO
 
     def probe() -> list[int] | None:
         out, err = io.BytesIO(), io.BytesIO()

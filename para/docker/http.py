@@ -1,35 +1,28 @@
-"""The Docker Engine API over a unix socket, on the standard library, and the one exec path.
+"""The Docker Engine API over a unix socket, on the standard library.
 
-The docker SDK costs ~0.2 s to import, longer than ``docker exec`` itself takes. The calls
-para makes on a unix socket (ping, list by label, inspect, create, exec...) are small HTTP
-requests, so they go through this client, which Docker and Podman listen on by default;
-other transports (TCP with TLS, ssh) go through the SDK (``sdk.py``). Podman's
-Docker-compatible API speaks the same protocol.
-
-``exec_command`` is the one way para runs a command in a container: the engine adapter
-and the ``docker exec`` fast path both call it. It moves bytes between the hijacked
-connection and local stdio: the 8-byte framed stream of a non-TTY exec, or a raw TTY with
-the local terminal in raw mode and its size forwarded.
+The docker SDK costs ~0.2 s to import, longer than ``docker exec`` takes, so requests on a
+unix socket (Docker's and Podman's default) go through this client; other transports go
+through the SDK (``sdk.py``), behind the same ``Transport`` interface. It also reads the
+engine's attached streams: chunked bodies, and the 8-byte frames of a non-TTY stream.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import select
 import socket
 import struct
-import threading
 
 # Annotations only; not importing typing keeps docker exec's fast path fast.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from typing import Any, BinaryIO, Protocol
+    from collections.abc import Iterator
+    from typing import Any, Protocol
 
-    class ExecAPI(Protocol):
-        """What the exec path needs of a transport (UnixAPI, or the SDK's)."""
+    class Transport(Protocol):
+        """How the engine adapter talks to an engine: UnixAPI, or the SDK's."""
+
+        url: str
 
         def request(
             self,
@@ -42,6 +35,8 @@ if TYPE_CHECKING:
         ) -> Response: ...
 
         def exec_start(self, exec_id: str, tty: bool) -> tuple[socket.socket, bytes]: ...
+
+        def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]: ...
 
 
 _MAX_HEADER = 64 * 1024
@@ -143,7 +138,7 @@ class UnixAPI:
             return b"".join(_chunks(sock, rest))
         length = headers.get("content-length")
         if length is None:
-            return b"".join(_received(sock, rest))
+            return b"".join(received(sock, rest))
         want = int(length)
         data = bytearray(rest)
         while len(data) < want and (chunk := sock.recv(min(65536, want - len(data)))):
@@ -212,7 +207,7 @@ class UnixAPI:
             if "chunked" in headers.get("transfer-encoding", "").lower():
                 yield from _chunks(sock, rest)
             else:
-                yield from _received(sock, rest)
+                yield from received(sock, rest)
 
 
 def _error_message(response: Response) -> str:
@@ -250,33 +245,7 @@ def _chunks(sock: socket.socket, rest: bytes) -> Iterator[bytes]:
         del buf[: size + 2]
 
 
-# -- exec -----------------------------------------------------------------------------------
-
-
-def exec_config(
-    argv: list[str],
-    *,
-    stdin: bool,
-    tty: bool,
-    env: dict[str, str] | None = None,
-    workdir: str | None = None,
-    user: str | None = None,
-) -> dict[str, object]:
-    """The body of ``POST /containers/{id}/exec`` (shared by the engine and the fast path)."""
-    config: dict[str, object] = {
-        "AttachStdin": stdin,
-        "AttachStdout": True,
-        "AttachStderr": True,
-        "Tty": tty,
-        "Cmd": argv,
-    }
-    if env:
-        config["Env"] = [f"{k}={v}" for k, v in env.items()]
-    if workdir:
-        config["WorkingDir"] = workdir
-    if user:
-        config["User"] = user
-    return config
+# -- attached streams ---------------------------------------------------------------------
 
 
 def frames(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -307,156 +276,8 @@ def demultiplex(chunks: Iterator[bytes]) -> Iterator[bytes]:
     return (payload for _stream, payload in frames(chunks))
 
 
-def _received(sock: socket.socket, rest: bytes) -> Iterator[bytes]:
+def received(sock: socket.socket, rest: bytes) -> Iterator[bytes]:
     if rest:
         yield rest
     while chunk := sock.recv(65536):
         yield chunk
-
-
-def _write_flush(stream: BinaryIO, data: bytes) -> None:
-    stream.write(data)
-    stream.flush()
-
-
-def _feed_stdin(sock: socket.socket, stdin: BinaryIO) -> None:
-    """Copy stdin into the exec, then half-close so the command sees end of input."""
-    try:
-        fd = stdin.fileno()
-    except (OSError, ValueError, AttributeError):
-        fd = -1
-    try:
-        while True:
-            data = os.read(fd, 65536) if fd >= 0 else stdin.read(65536)
-            if not data:
-                break
-            sock.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
-
-
-def pump_multiplexed(
-    sock: socket.socket, rest: bytes, stdin: BinaryIO | None, stdout: BinaryIO, stderr: BinaryIO
-) -> None:
-    if stdin is not None:
-        threading.Thread(target=_feed_stdin, args=(sock, stdin), daemon=True).start()
-    for stream, payload in frames(_received(sock, rest)):
-        _write_flush(stderr if stream == 2 else stdout, payload)
-
-
-def pump_tty(
-    resize_exec: Callable[[int, int], None],
-    sock: socket.socket,
-    rest: bytes,
-    stdin: BinaryIO | None,
-    stdout: BinaryIO,
-) -> None:
-    """Interactive session: local terminal in raw mode, resize forwarded."""
-    if rest:
-        _write_flush(stdout, rest)
-    in_fd = stdin.fileno() if stdin is not None else -1
-    restore: Callable[[], None] = lambda: None  # noqa: E731
-    if in_fd >= 0 and os.isatty(in_fd):
-        import signal
-        import termios
-        import tty as ttymod
-
-        saved = termios.tcgetattr(in_fd)
-        ttymod.setraw(in_fd)
-
-        def resize(*_args: object) -> None:
-            size = os.get_terminal_size(in_fd)
-            resize_exec(size.lines, size.columns)
-
-        resize()
-        previous = signal.signal(signal.SIGWINCH, resize)
-
-        def restore() -> None:
-            termios.tcsetattr(in_fd, termios.TCSADRAIN, saved)
-            signal.signal(signal.SIGWINCH, previous)
-
-    try:
-        watch = [sock] + ([in_fd] if in_fd >= 0 else [])
-        while True:
-            ready, _, _ = select.select(watch, [], [])
-            if sock in ready:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                _write_flush(stdout, chunk)
-            if in_fd in ready:
-                data = os.read(in_fd, 65536)
-                if not data:
-                    watch.remove(in_fd)
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_WR)
-                else:
-                    sock.sendall(data)
-    finally:
-        restore()
-
-
-class ExecIO:
-    """Where an exec's streams go; ``stdin`` None: no input. (Not a dataclass: that
-    import costs the fast path ~10 ms.)"""
-
-    __slots__ = ("stderr", "stdin", "stdout", "tty")
-
-    def __init__(
-        self,
-        stdout: BinaryIO,
-        stderr: BinaryIO,
-        stdin: BinaryIO | None = None,
-        *,
-        tty: bool = False,
-    ):
-        self.stdout = stdout
-        self.stderr = stderr
-        self.stdin = stdin
-        self.tty = tty
-
-
-class ExecLost(Exception):
-    """The engine connection broke after the command had started."""
-
-
-def exec_command(
-    api: ExecAPI,
-    container_id: str,
-    argv: list[str],
-    io: ExecIO,
-    *,
-    env: dict[str, str] | None = None,
-    workdir: str | None = None,
-    user: str | None = None,
-) -> int:
-    """Run ``argv`` in the container with ``io``; the command's exit code.
-
-    Before the command has started, failures are the transport's (APIError,
-    ConnectionFailed: nothing ran); after, ExecLost.
-    """
-    config = exec_config(
-        argv, stdin=io.stdin is not None, tty=io.tty, env=env, workdir=workdir, user=user
-    )
-    exec_id = api.request(
-        "POST", f"/containers/{quote_path(container_id)}/exec", body=config
-    ).json()["Id"]
-    sock, rest = api.exec_start(exec_id, io.tty)
-
-    def resize(rows: int, cols: int) -> None:
-        with contextlib.suppress(APIError, ConnectionFailed):
-            api.request("POST", f"/exec/{exec_id}/resize", params={"h": rows, "w": cols})
-
-    try:
-        with contextlib.closing(sock):
-            if io.tty:
-                pump_tty(resize, sock, rest, io.stdin, io.stdout)
-            else:
-                pump_multiplexed(sock, rest, io.stdin, io.stdout, io.stderr)
-        code = api.request("GET", f"/exec/{exec_id}/json").json().get("ExitCode")
-    except (APIError, ConnectionFailed, OSError, ValueError) as exc:
-        raise ExecLost(str(exc)) from exc
-    return int(code) if code is not None else 1

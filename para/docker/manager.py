@@ -16,11 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from para.channel.layout import install_helpers
 from para.config import DockerConfig, load_config
-from para.docker import cleanup, fanout, health, mounts, spec, status
+from para.docker import cleanup, fanout, health, mounts, networks, spec, status
 from para.docker import labels as L
 from para.docker.connect import ServiceFactory, attach_known, default_connect
-from para.docker.http import ExecIO
+from para.docker.execio import ExecIO
 from para.docker.service import ContainerInfo, DockerService, PullProgress
 from para.errors import ContainerAlreadyRunning, ContainerError, ContainerNotFound, ParaError
 from para.options import ContainerOptions, parse_env_pairs
@@ -115,18 +116,19 @@ class DockerManager:
         cfg = self.session_config(options)
         service = self.service(cfg.backend, cfg.host)
         info = service.ping()
+        channel = mounts.channel_dir(self.repo, record.name)
+        if not (self.repo.state_dir / "homes" / record.name).exists():
+            undo.callback(shutil.rmtree, self.repo.state_dir / "homes" / record.name, True)
+        home = mounts.home_dir(self.repo, record.name)
         image = spec.resolve_image(cfg, worktree)
-        home = self.repo.state_dir / "homes" / record.name
-        if not home.exists():
-            undo.callback(shutil.rmtree, home, True)
         made_mounts = mounts.session_mounts(
             self.repo,
             record,
             cfg,
             options,
-            channel=self.channel_dir(record.name),
-            helpers=self.install_helpers(),
-            home=self.home_dir(record.name),
+            channel=channel,
+            helpers=install_helpers(self.repo.state_dir),
+            home=home,
             env=self.env,
         )
         requested = [*cfg.ports, *(options.ports if options else [])]
@@ -137,7 +139,7 @@ class DockerManager:
                 "has no network: drop --port, or use bridge/session",
             )
         ports = spec.parse_ports(requested)
-        network = self._network(service, cfg.network.mode, undo)
+        network = networks.for_container(service, self.repo, cfg.network.mode, undo)
         image_info = service.image(image) or self._pull(service, image)
         env, missing = spec.environment(
             record,
@@ -163,12 +165,12 @@ class DockerManager:
             ports=ports,
             config_hash=spec.fingerprint(cfg, image, options),
         )
-        mounts.grant(made.user, [self.channel_dir(record.name), self.home_dir(record.name)])
-        health.clear_ready(self.channel_dir(record.name))
+        mounts.grant(made.user, [channel, home])
+        health.clear_ready(channel)
         container_id = service.create(made)
         undo.callback(self._quiet_remove, service, container_id)
         service.start(container_id)
-        health.wait_ready(service, container_id, self.channel_dir(record.name))
+        health.wait_ready(service, container_id, channel)
         return ContainerRef(
             id=container_id,
             name=made.name,
@@ -188,41 +190,6 @@ class DockerManager:
             return service.pull(image, lambda _p: None)
         with self.pull_reporter(image) as report:
             return service.pull(image, report)
-
-    def _network(self, service: DockerService, mode: str, undo: contextlib.ExitStack) -> str:
-        if mode != "session":
-            return mode
-        name = L.network_name(self.repo.repo_id)
-        existing = service.networks(L.repo_filter(self.repo.repo_id))
-        if not any(n.name == name for n in existing):
-            service.create_network(
-                name, {**L.repo_filter(self.repo.repo_id), L.REPO: str(self.repo.root)}
-            )
-            undo.callback(self._drop_network_if_empty, service, name)
-        return name
-
-    def _drop_network_if_empty(self, service: DockerService, name: str) -> None:
-        with contextlib.suppress(ParaError):
-            for net in service.networks(L.repo_filter(self.repo.repo_id)):
-                if net.name == name and net.containers == 0:
-                    service.remove_network(name)
-
-    # -- files shared with the container ------------------------------------------------------
-
-    def channel_dir(self, name: str) -> Path:
-        path = self.repo.channels_dir / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def home_dir(self, name: str) -> Path:
-        path = self.repo.state_dir / "homes" / name
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return path
-
-    def install_helpers(self) -> Path:
-        from para.channel.layout import install_helpers
-
-        return install_helpers(self.repo.state_dir)
 
     def _quiet_remove(self, service: DockerService, container_id: str) -> None:
         with contextlib.suppress(ParaError):
@@ -246,7 +213,7 @@ class DockerManager:
             ):
                 service.remove(other.id)  # e.g. one created by a start whose record was lost
             if ref.network:
-                self._drop_network_if_empty(service, ref.network)
+                networks.drop_if_empty(service, self.repo, ref.network)
         except EngineUnavailable as exc:
             self.warnings.append(
                 f"container {ref.name} was left behind ({exc.message}); "
@@ -276,9 +243,10 @@ class DockerManager:
                     hint=f"para docker start {record.name} --recreate makes a new one",
                 )
             if info is not None:
-                health.clear_ready(self.channel_dir(record.name))
+                channel = mounts.channel_dir(self.repo, record.name)
+                health.clear_ready(channel)
                 service.start(ref.id)
-                health.wait_ready(service, ref.id, self.channel_dir(record.name))
+                health.wait_ready(service, ref.id, channel)
                 return record
         if ref is not None:
             # the choices given then, over the configuration as it is now

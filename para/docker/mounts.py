@@ -164,3 +164,17 @@ def grant(user: str | None, paths: list[Path]) -> None:
                 os.chown(path, uid, gid)
             except PermissionError:
                 path.chmod(0o777)  # not root: the only way to let that uid write
+
+
+def channel_dir(repo: Repo, name: str) -> Path:
+    """The session's channel on the host (mounted at /para/channel)."""
+    path = repo.channels_dir / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def home_dir(repo: Repo, name: str) -> Path:
+    """The session's HOME on the host (mounted at /para/home), private to the user."""
+    path = repo.state_dir / "homes" / name
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from para.docker.http import ExecIO  # defined with the exec path itself (stdlib only)
+from para.docker.execio import ExecIO  # defined with the exec path (stdlib only)
 
 Backend = Literal["docker", "podman"]
 

@@ -16,7 +16,7 @@ from para.state import ContainerRef, SessionRecord, StateStore
 
 if TYPE_CHECKING:
     from para.channel.channel import Channel
-    from para.docker.http import ExecIO
+    from para.docker.execio import ExecIO
     from para.options import ContainerOptions
 
 

@@ -14,12 +14,12 @@ from para.sessions.resolve import resolve
 from para.state import SessionRecord
 
 if TYPE_CHECKING:
-    from para.docker.http import ExecIO
+    from para.docker.execio import ExecIO
 
 
 def process_io(*, tty: bool) -> ExecIO:
     """This process's stdin, stdout and stderr for a command in a container."""
-    from para.docker.http import ExecIO
+    from para.docker.execio import ExecIO
 
     return ExecIO(sys.stdout.buffer, sys.stderr.buffer, sys.stdin.buffer, tty=tty)
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from para.docker.http import ExecIO
+from para.docker.execio import ExecIO
 from para.docker.service import (
     Backend,
     ContainerInfo,

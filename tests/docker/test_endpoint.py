@@ -11,7 +11,6 @@ import pytest
 from para.docker.connect import default_connect
 from para.docker.endpoint import Endpoint, candidates, docker_context
 from para.docker.engine import DockerEngineService
-from para.docker.http import UnixAPI, demultiplex
 from para.docker.service import EngineInfo
 from para.errors import EngineUnavailable
 from tests.conftest import answering_socket
@@ -72,15 +71,6 @@ def test_podman_is_recognised_by_its_ping_header(tmp_path: Path) -> None:
     assert type(service).__name__ == "PodmanService"
 
 
-def test_chunked_response_is_decoded(tmp_path: Path) -> None:
-    path = tmp_path / "c.sock"
-    chunked = (
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n"
-    )
-    with answering_socket(path, chunked):
-        assert UnixAPI(str(path)).request("GET", "/x").json() == [1, 2]
-
-
 @pytest.mark.parametrize(("status", "health"), [("running", "healthy"), ("exited", None)])
 def test_inspect_reports_health_only_while_running(
     tmp_path: Path, status: str, health: str | None
@@ -97,9 +87,3 @@ def test_inspect_reports_health_only_while_running(
     with answering_socket(path, answer):
         seen = service.inspect("c1")
     assert seen is not None and (seen.state, seen.health) == (status, health)
-
-
-def test_demultiplex_frames_and_raw() -> None:
-    frames = b"\x01\x00\x00\x00\x00\x00\x00\x03abc\x02\x00\x00\x00\x00\x00\x00\x02de"
-    assert b"".join(demultiplex(iter([frames[:5], frames[5:]]))) == b"abcde"
-    assert b"".join(demultiplex(iter([b"plain tty output"]))) == b"plain tty output"

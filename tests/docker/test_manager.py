@@ -11,8 +11,7 @@ import pytest
 from para.app import App
 from para.docker import labels as L
 from para.docker.service import ImageInfo
-from para.docker.spec import parse_ports
-from para.errors import ContainerError, EngineUnavailable, ParaError, UnsafeMount
+from para.errors import ContainerError, EngineUnavailable, UnsafeMount
 from tests.conftest import Para, git
 from tests.docker.fake import FakeDockerService
 
@@ -247,15 +246,6 @@ def test_exec_all_prefixes_and_reports_worst(
     para("start", "bb", "--docker", "--image", "img:1")
     result = para("docker", "exec", "--all", "--", "echo", "hi")
     assert sorted(result.stdout.splitlines()) == ["[a ] echo hi", "[bb] echo hi"]
-
-
-def test_parse_ports() -> None:
-    ports = parse_ports(["8000", "19876:80"])
-    assert ports[80] == 19876
-    assert 0 < ports[8000] < 65536
-    for bad in ("x", "70000", "1:2:3"):
-        with pytest.raises(ParaError):
-            parse_ports([bad])
 
 
 def test_cleanup_by_label_only(repo: Path, para: Para, fake: FakeDockerService) -> None:
