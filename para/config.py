@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from para.errors import ConfigError
+from para.errors import ConfigError, validation_lines
 
 DEFAULT_SOURCE = "default"
 ENV_SOURCE = "env"
@@ -164,14 +164,6 @@ def user_config_path(env: Mapping[str, str]) -> Path:
     return Path(base) / "para" / "config.json"
 
 
-def _error_lines(source: str, exc: ValidationError) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"{source}: {loc}: {err['msg']}")
-    return lines
-
-
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         text = path.read_text(encoding="utf-8")
@@ -253,7 +245,7 @@ def load_config(
         try:
             checked = model.model_validate(raw)
         except ValidationError as exc:
-            problems.extend(_error_lines(source, exc))
+            problems.extend(validation_lines(exc.errors(), source))
             return
         # Keep only what the layer set, in JSON form (validated, e.g. "2" -> 2.0 for cpus).
         layer = checked.model_dump(mode="json", exclude_unset=True)
@@ -289,7 +281,8 @@ def load_config(
     try:
         config = Config.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(lines="\n".join(f"  {ln}" for ln in _error_lines("merged", exc))) from exc
+        lines = validation_lines(exc.errors(), "merged")
+        raise ConfigError(lines="\n".join(f"  {line}" for line in lines)) from exc
     return LoadedConfig(config=config, values=values, sources=sources, files=files)
 
 

@@ -22,7 +22,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from para.errors import SessionExists, SessionNotFound, StateError, StateLocked
+from para.errors import (
+    SessionExists,
+    SessionNotFound,
+    StateError,
+    StateLocked,
+    validation_lines,
+)
 from para.repo import Repo
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -105,13 +111,6 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         os.close(dir_fd)
 
 
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-        for err in exc.errors()
-    )
-
-
 def parse_record(path: Path, raw: bytes) -> SessionRecord:
     try:
         data = json.loads(raw)
@@ -125,7 +124,7 @@ def parse_record(path: Path, raw: bytes) -> SessionRecord:
     try:
         return SessionRecord.model_validate(data)
     except ValidationError as exc:
-        raise StateError(problem=f"{path}: {_describe(exc)}") from exc
+        raise StateError(problem=f"{path}: {'; '.join(validation_lines(exc.errors()))}") from exc
 
 
 class StateStore:
