@@ -78,7 +78,11 @@ class App:
         from para.config import load_config
 
         repo = self.repo_or_none()
-        return load_config(repo.root if repo else None, env=self.env, flags=self.flags)
+        loaded = load_config(repo.root if repo else None, env=self.env, flags=self.flags)
+        warning = loaded.ignored_warning()
+        if warning:
+            self.warnings.append(warning)
+        return loaded
 
     @property
     def config(self) -> Config:
@@ -123,6 +127,7 @@ class App:
             self.store,
             self.git,
             config=self.config.docker,
+            worktrees_dir=self.sessions.worktrees_dir,
             env=self.env,
             flags=self.flags,
             connect=self.connect,

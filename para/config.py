@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from para.errors import ConfigError, validation_lines
+from para.trust import without
 
 DEFAULT_SOURCE = "default"
 ENV_SOURCE = "env"
@@ -73,6 +74,10 @@ class DockerConfig(_Model):
     user: str | None = None
     forward_env: list[str] = Field(default_factory=list)
     volumes: list[str] = Field(default_factory=list)
+    allow_volumes: list[str] = Field(
+        default_factory=list,
+        description="volumes allowed although they expose para's state, /proc, /sys or /dev",
+    )
     ports: list[str] = Field(default_factory=list)
     environment: dict[str, str] = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
@@ -155,6 +160,17 @@ class LoadedConfig:
     values: dict[str, Any]
     sources: dict[str, str] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    # repository-supplied files and the keys of theirs left out until trusted
+    ignored: dict[Path, list[str]] = field(default_factory=dict)
+
+    def ignored_warning(self) -> str | None:
+        if not self.ignored:
+            return None
+        parts = "; ".join(f"{path}: {', '.join(keys)}" for path, keys in self.ignored.items())
+        return (
+            f"ignoring settings this repository's committed configuration makes until you "
+            f"trust it ({parts}); see them with para trust --show, apply them with para trust"
+        )
 
 
 def user_config_path(env: Mapping[str, str]) -> Path:
@@ -256,19 +272,24 @@ def load_config(
     if raw_user is not None:
         files.append(user_file)
     apply(str(user_file), raw_user)
+    ignored: dict[Path, list[str]] = {}
     if repo_root is not None:
-        project_file = repo_root / ".para" / "config.json"
-        raw_project = _read_json(project_file)
-        if raw_project is not None:
-            files.append(project_file)
-        apply(str(project_file), raw_project)
         # Only the main checkout's: a worktree's copy is writable by its container, which
         # must not choose the mounts and network of its next container.
-        session_file = repo_root / ".para" / "docker.json"
-        raw_session = _read_json(session_file)
-        if raw_session is not None:
-            files.append(session_file)
-        apply(str(session_file), raw_session, docker_only=True)
+        for name, docker_only in (("config.json", False), ("docker.json", True)):
+            path = repo_root / ".para" / name
+            raw = _read_json(path)
+            if raw is None:
+                continue
+            files.append(path)
+            shaped = {"docker": raw} if docker_only else raw
+            gated = _untrusted(repo_root, path, shaped, env)
+            if gated:
+                # named as the file spells them (docker.json holds the docker section)
+                ignored[path] = [k.removeprefix("docker.") if docker_only else k for k in gated]
+                shaped = without(shaped, gated)
+                raw = shaped.get("docker", {}) if docker_only else shaped
+            apply(str(path), raw, docker_only=docker_only)
     apply(ENV_SOURCE, _env_layer(env) or None)
     if flags:
         flag_layer: dict[str, Any] = {}
@@ -283,7 +304,26 @@ def load_config(
     except ValidationError as exc:
         lines = validation_lines(exc.errors(), "merged")
         raise ConfigError(lines="\n".join(f"  {line}" for line in lines)) from exc
-    return LoadedConfig(config=config, values=values, sources=sources, files=files)
+    return LoadedConfig(config=config, values=values, sources=sources, files=files, ignored=ignored)
+
+
+def _untrusted(
+    repo_root: Path, path: Path, layer: dict[str, Any], env: Mapping[str, str]
+) -> list[str]:
+    """The keys of a project file that wait for ``para trust``: none when the file is the
+    user's own (git does not track it) or its content is trusted."""
+    from para.trust import TrustStore, gated_keys
+
+    gated = gated_keys(layer, repo_root)
+    if not gated:
+        return []
+    from para.git import Git
+
+    if not Git(repo_root).is_tracked(path):
+        return []
+    if TrustStore(env).trusted(repo_root, path, path.read_bytes()):
+        return []
+    return gated
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -136,6 +136,11 @@ class CommandFailed(ParaError):
         super().__init__(message, hint=hint, **facts)
 
 
+class SyncConflict(ParaError):
+    template = "session {name!r} cannot be finished: {detail}"
+    default_hint = "merge the container's commits into the branch (git merge REF), then finish"
+
+
 class EngineUnavailable(ParaError):
     template = "{backend} engine not reachable at {endpoint}: {reason}"
     default_hint = (

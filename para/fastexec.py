@@ -118,9 +118,30 @@ def try_fast_exec(args: list[str]) -> int | None:
             file=sys.stderr,
         )
         return 1
+    name = str(record.get("name") if record else "")
+    if container.get("git") == "own":
+        from para.docker.gitdir import moved_inside
+
+        if record is not None and moved_inside(repo.state_dir, repo.common_dir, record):
+            _bring_in(repo.root, name)
     if exit_code == 137:
-        _report_oom(repo.root, str(record.get("name") if record else ""))
+        _report_oom(repo.root, name)
     return exit_code
+
+
+def _bring_in(root: Path, name: str) -> None:
+    """Rare path: the command committed; the host branch gets it now (full stack)."""
+    try:
+        from para.app import App
+        from para.sessions.sync import sync_session
+
+        app = App(cwd=root)
+        result = sync_session(app.sessions, app.store.read(name))
+    except Exception as exc:  # the command ran; its exit code stands
+        print(f"warning: bringing in the commits of session {name} failed: {exc}", file=sys.stderr)
+        return
+    if result.problem:
+        print(f"warning: session {name}: {result.problem}", file=sys.stderr)
 
 
 def _report_oom(root: Path, name: str) -> None:

@@ -57,6 +57,9 @@ class ContainerRef(_Record):
     workdir: str = "/workspace"
     user: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    # "own": the container has a repository of its own (.para/state/git/NAME);
+    # "shared": made before that, with the host's .git mounted (status flags it)
+    git: Literal["shared", "own"] = "shared"
 
 
 class SessionRecord(_Record):
@@ -79,6 +82,8 @@ class SessionRecord(_Record):
     last_request: dict[str, Any] | None = None
     pending: Literal["finish", "cancel"] | None = None
     pending_branch: str | None = None
+    # the branch tip host and container last agreed on (see sessions/sync.py)
+    synced: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class StateStore:
     def __init__(self, repo: Repo, *, lock_timeout: float = 15.0):
         self.repo = repo
         self.lock_timeout = lock_timeout
+        self._session_locks: dict[str, Any] = {}
 
     @property
     def lock_path(self) -> Path:
@@ -145,22 +151,28 @@ class StateStore:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        from filelock import FileLock, Timeout
+        """The store's lock, around every change of a record."""
+        from filelock import FileLock
 
         self.repo.state_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.lock_path), thread_local=False)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            print(f"waiting for another para process (lock {self.lock_path})", file=sys.stderr)
-            try:
-                lock.acquire(timeout=self.lock_timeout)
-            except Timeout as exc:
-                raise StateLocked(path=str(self.lock_path), seconds=self.lock_timeout) from exc
-        try:
+        with _held(lock, self.lock_path, self.lock_timeout, "another para process"):
             yield
-        finally:
-            lock.release()
+
+    @contextlib.contextmanager
+    def session_lock(self, name: str, *, timeout: float = 120.0) -> Iterator[None]:
+        """One session's lock: what changes the session as a whole (bringing in the
+        container's commits, finish, cancel, recover) runs under it. Re-entrant within
+        this process; ``timeout`` 0 fails at once (StateLocked) when another holds it."""
+        from filelock import FileLock
+
+        lock = self._session_locks.get(name)
+        if lock is None:
+            path = self.repo.state_dir / "locks" / f"{name}.lock"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = self._session_locks[name] = FileLock(str(path), thread_local=False)
+        with _held(lock, Path(lock.lock_file), timeout, f"another para process on {name}"):
+            yield
 
     @contextlib.contextmanager
     def reserve(self, name: str) -> Iterator[None]:
@@ -272,6 +284,27 @@ class StateStore:
     def remove_archived(self, path: Path) -> None:
         with self.lock(), contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+@contextlib.contextmanager
+def _held(lock: Any, path: Path, timeout: float, who: str) -> Iterator[None]:
+    """Hold a FileLock; say "waiting" only when actually blocked; StateLocked at timeout."""
+    from filelock import Timeout
+
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if timeout <= 0:
+            raise StateLocked(path=str(path), seconds=0) from None
+        print(f"waiting for {who} (lock {path})", file=sys.stderr)
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout as exc:
+            raise StateLocked(path=str(path), seconds=timeout) from exc
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _marker_pid(marker: Path) -> int | None:

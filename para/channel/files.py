@@ -8,11 +8,8 @@ Every path is opened relative to a directory descriptor with O_NOFOLLOW, files l
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
-import secrets
-import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from para import safefs
 from para.errors import ChannelError, validation_lines
 
 MAX_FILE = 64 * 1024
@@ -42,34 +40,22 @@ class ChannelDir:
     def open_dir(self, sub: str | None = None) -> Iterator[int]:
         """A descriptor of the channel directory (or a subdirectory, created when
         missing), never reached through a symlink."""
-        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            fd = os.open(self.path, flags)
+            fd = safefs.dir_fd(self.path, sub, create=True)
+        except safefs.NotPlain as exc:
+            raise ChannelError(
+                problem=f"{self.path / (sub or '')} is not a plain directory (a symlink?)",
+                hint="the session wrote something unexpected into its channel",
+            ) from exc
         except OSError as exc:
             raise ChannelError(
                 problem=f"channel {self.path} is not a directory: {exc.strerror}",
                 hint=f"para clean, or recreate the session {self.session}",
             ) from exc
         try:
-            for part in sub.split("/") if sub else []:
-                try:
-                    child = os.open(part, flags, dir_fd=fd)
-                except FileNotFoundError:
-                    os.mkdir(part, 0o777, dir_fd=fd)
-                    child = os.open(part, flags, dir_fd=fd)
-                except OSError as exc:
-                    os.close(fd)
-                    fd = -1
-                    raise ChannelError(
-                        problem=f"{self.path / (sub or '')} is not a plain directory (a symlink?)",
-                        hint="the session wrote something unexpected into its channel",
-                    ) from exc
-                os.close(fd)
-                fd = child
             yield fd
         finally:
-            if fd >= 0:
-                os.close(fd)
+            os.close(fd)
 
     def names(self, sub: str) -> list[str]:
         with self.open_dir(sub) as fd:
@@ -78,43 +64,12 @@ class ChannelDir:
     def read(self, sub: str | None, name: str) -> bytes:
         """A regular file of at most 64 KiB; raises ValueError saying why not."""
         with self.open_dir(sub) as dfd:
-            try:
-                fd = os.open(
-                    name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dfd
-                )
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise ValueError("is a symlink") from exc
-                raise
-            try:
-                info = os.fstat(fd)
-                if not stat.S_ISREG(info.st_mode):
-                    raise ValueError("is not a regular file")
-                if info.st_size > MAX_FILE:
-                    raise ValueError(f"is {info.st_size} bytes, more than {MAX_FILE}")
-                data = os.read(fd, MAX_FILE + 1)
-                if len(data) > MAX_FILE:
-                    raise ValueError(f"is more than {MAX_FILE} bytes")
-                return data
-            finally:
-                os.close(fd)
+            return safefs.read_at(dfd, name, MAX_FILE)
 
     def write(self, sub: str | None, name: str, data: bytes) -> None:
         """Temp file + fsync + rename, inside the channel (no symlink followed)."""
         with self.open_dir(sub) as dfd:
-            tmp = f".{name}.{os.getpid()}.{secrets.token_hex(3)}.tmp"
-            fd = os.open(
-                tmp,
-                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                0o666,
-                dir_fd=dfd,
-            )
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            safefs.write_file(dfd, name, data)
 
     def load(self, sub: str | None, name: str, model: type[BaseModel]) -> Any:
         """Read and validate; a bad file goes to rejected/ and None is returned."""

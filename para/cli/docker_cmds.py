@@ -28,7 +28,7 @@ class CommandAfterDashes(click.Command):
 
 @click.group()
 def docker() -> None:
-    """Containers of sessions: start, stop, exec, attach, logs, list, status, cleanup."""
+    """Containers of sessions: start, stop, exec, attach, logs, list, status, sync, cleanup."""
 
 
 @docker.command()
@@ -42,6 +42,37 @@ def start(ctx: click.Context, /, name: str | None, recreate: bool, **kwargs: Any
     record = app_of(ctx).docker.ensure_container(record, build_options(kwargs), recreate=recreate)
     assert record.container is not None
     click.echo(f"container {record.container.name} of session {record.name} is running")
+
+
+@docker.command()
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_context
+def sync(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Bring the commits made in a session's container to its branch on the host (list,
+    status, finish, cancel and exec do this too), or the host's to the container."""
+    from para.sessions.sync import sync_session
+
+    record = record_of(ctx, name, "docker sync")
+    result = sync_session(app_of(ctx).sessions, record)
+    if as_json:
+        render.echo_json(
+            {
+                "session": record.name,
+                "outcome": result.outcome,
+                "tip": result.tip,
+                "message": result.message,
+            }
+        )
+        return
+    if result.outcome == "none":
+        click.echo(f"session {record.name} has no container repository to sync")
+    elif result.outcome == "unchanged":
+        click.echo(f"{record.branch} is up to date ({(result.tip or '')[:12]})")
+    else:
+        click.echo(f"{record.branch}: {result.message} ({(result.tip or '')[:12]})")
+    if result.outcome in ("diverged", "unreadable"):
+        ctx.exit(1)
 
 
 @docker.command()

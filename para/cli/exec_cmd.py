@@ -8,6 +8,7 @@ import click
 
 from para.cli import render
 from para.cli.common import app_of, record_of
+from para.text import printable
 
 
 def run_exec(
@@ -31,8 +32,15 @@ def run_exec(
             raise click.UsageError("--all runs in every session; do not name one")
         if detach:
             raise click.UsageError("--all and --detach do not go together")
-        return app.docker.exec_all(
-            argv, env=variables, workdir=workdir, out=sys.stdout.buffer, err=sys.stderr.buffer
+        from para.sessions.run import run_everywhere
+
+        return run_everywhere(
+            app.sessions,
+            argv,
+            env=variables,
+            workdir=workdir,
+            out=sys.stdout.buffer,
+            err=sys.stderr.buffer,
         )
     record = record_of(ctx, name, "docker exec")
     if detach:
@@ -67,7 +75,8 @@ def show_jobs(
             for job in jobs:
                 code = "" if job.exit_code is None else f" exit {job.exit_code}"
                 note = " (timed out)" if job.timed_out else ""
-                click.echo(f"{job.id}  {job.state:<11}{code:<9} {' '.join(job.argv)}{note}")
+                command = printable(" ".join(job.argv))
+                click.echo(f"{job.id}  {job.state:<11}{code:<9} {command}{note}")
         return 0
 
     def output(data: bytes) -> None:

@@ -131,7 +131,7 @@ def cli(ctx: click.Context, directory: Path | None, backend: str | None) -> None
 
 
 def _register() -> None:
-    from para.cli import channel_cmds, config_cmd, docker_cmds, sessions
+    from para.cli import channel_cmds, config_cmd, docker_cmds, sessions, trust_cmd
 
     for command in (
         *sessions.COMMANDS,
@@ -140,6 +140,7 @@ def _register() -> None:
         channel_cmds.dispatch,
         channel_cmds.monitor,
         config_cmd.config,
+        trust_cmd.trust,
         docker_cmds.docker,
     ):
         cli.add_command(command)

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from para.text import printable
+
 if TYPE_CHECKING:
     from typing import Protocol
 
@@ -91,6 +93,7 @@ def container_cell(container: dict[str, Any] | None) -> str:
 
 
 def report_cell(report: dict[str, Any] | None) -> str:
+    """A session's report in one line, without any control character it may hold."""
     if not report:
         return "-"
     parts = [str(report.get("state") or "")]
@@ -101,7 +104,7 @@ def report_cell(report: dict[str, Any] | None) -> str:
         parts.append(f"{progress.get('current', 0)}/{progress['total']}")
     if report.get("tests") and report["tests"] != "unknown":
         parts.append(f"tests {report['tests']}")
-    return " ".join(p for p in parts if p) or "-"
+    return printable(" ".join(p for p in parts if p) or "-")
 
 
 def session_table(views: Sequence[SessionView]) -> None:
@@ -124,7 +127,7 @@ def session_table(views: Sequence[SessionView]) -> None:
     table(("NAME", "STATUS", "BRANCH", "AHEAD", "DIRTY", "CONTAINER", "REPORT", "AGE"), rows)
     for view in views:
         for problem in view.problems:
-            warn(f"{view.name}: {problem}")
+            warn(printable(f"{view.name}: {problem}"))
 
 
 def session_detail(view: SessionView) -> None:
@@ -180,7 +183,7 @@ def session_detail(view: SessionView) -> None:
         rows.append(("problem", problem))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
-        click.echo(f"{key:<{width}}  {value}")
+        click.echo(f"{key:<{width}}  {printable(value)}")
 
 
 def container_table(rows: Sequence[dict[str, Any]]) -> None:
@@ -244,7 +247,7 @@ def container_detail(data: dict[str, Any], session: str) -> None:
         )
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
-        click.echo(f"{key:<{width}}  {value}")
+        click.echo(f"{key:<{width}}  {printable(value)}")
 
 
 @contextlib.contextmanager

@@ -144,9 +144,12 @@ def orphan_reason(
 ) -> str | None:
     """Why ``para docker cleanup`` would remove the container; None: it belongs."""
     if info.labels.get(L.REPO_ID) != manager.repo.repo_id:
+        # Another repository's: only a stopped one whose repository is gone. A running
+        # one may belong to a repository this process cannot see (another mount
+        # namespace, another machine on the same engine).
         repo = info.labels.get(L.REPO)
-        if repo and not Path(repo).exists():
-            return f"its repository {repo} no longer exists"
+        if repo and not Path(repo).exists() and info.state in ("exited", "dead", "created"):
+            return f"its repository {repo} no longer exists and it is {info.state}"
         return None
     session = info.labels.get(L.SESSION, "")
     rec = by_name.get(session)

@@ -44,6 +44,7 @@ class DockerManager:
         git: Git,
         *,
         config: DockerConfig,
+        worktrees_dir: Path | None = None,
         env: Mapping[str, str],
         flags: Mapping[str, Any] | None = None,
         connect: ServiceFactory | None = None,
@@ -54,6 +55,7 @@ class DockerManager:
         self.store = store
         self.git = git
         self.config = config
+        self.worktrees_dir = worktrees_dir or repo.para_dir / "worktrees"
         self.env = env
         self.flags = dict(flags or {})
         self._connect = connect or default_connect
@@ -100,9 +102,7 @@ class DockerManager:
         """Fail early (before any worktree exists) when no engine answers or input is bad."""
         cfg = self.session_config(options)
         self.service(cfg.backend, cfg.host).ping()
-        extra = options.volumes if options else []
-        for volume in [*cfg.volumes, *extra]:
-            mounts.parse_volume(volume, self.repo, self.env, cfg.workdir)
+        mounts.user_volumes(self.repo, cfg, options, env=self.env, worktrees=self.worktrees_dir)
         parse_env_pairs(options.env if options else [])
 
     def create_for(
@@ -116,10 +116,7 @@ class DockerManager:
         cfg = self.session_config(options)
         service = self.service(cfg.backend, cfg.host)
         info = service.ping()
-        channel = mounts.channel_dir(self.repo, record.name)
-        if not (self.repo.state_dir / "homes" / record.name).exists():
-            undo.callback(shutil.rmtree, self.repo.state_dir / "homes" / record.name, True)
-        home = mounts.home_dir(self.repo, record.name)
+        channel, home, gitdir = mounts.session_dirs(self.repo, self.git, record, undo)
         image = spec.resolve_image(cfg, worktree)
         made_mounts = mounts.session_mounts(
             self.repo,
@@ -129,7 +126,10 @@ class DockerManager:
             channel=channel,
             helpers=install_helpers(self.repo.state_dir),
             home=home,
+            gitdir=gitdir,
+            git=self.git,
             env=self.env,
+            worktrees=self.worktrees_dir,
         )
         requested = [*cfg.ports, *(options.ports if options else [])]
         if requested and cfg.network.mode in ("host", "none"):
@@ -165,7 +165,7 @@ class DockerManager:
             ports=ports,
             config_hash=spec.fingerprint(cfg, image, options),
         )
-        mounts.grant(made.user, [channel, home])
+        mounts.grant(made.user, [channel, home, gitdir.root])
         health.clear_ready(channel)
         container_id = service.create(made)
         undo.callback(self._quiet_remove, service, container_id)
@@ -183,6 +183,7 @@ class DockerManager:
             workdir=cfg.workdir,
             user=made.user,
             options=(options or ContainerOptions()).to_dict(),
+            git="own",
         )
 
     def _pull(self, service: DockerService, image: str) -> Any:
@@ -234,6 +235,8 @@ class DockerManager:
                 name=record.name, state=record.status, hint=f"para recover {record.name} first"
             )
         ref = record.container
+        if ref is not None and ref.git == "shared":
+            recreate = True  # made with the host's .git mounted: it gets its own now
         if ref is not None and not recreate:
             service = self.service_for(ref)
             info = service.inspect(ref.id)

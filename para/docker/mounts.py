@@ -4,20 +4,38 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+import shutil
+from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from para import safefs
 from para.config import DockerConfig
 from para.docker.service import Mount
 from para.docker.spec import BIN_MOUNT, CHANNEL_MOUNT, HOME_MOUNT, WORKSPACE
-from para.errors import ContainerError, UnsafeMount
+from para.errors import UnsafeMount
 from para.options import ContainerOptions
 from para.repo import Repo
 from para.state import SessionRecord
 
+if TYPE_CHECKING:
+    from para.docker.gitdir import SessionGitDir
+    from para.git import Git
 
-def parse_volume(text: str, repo: Repo, env: Mapping[str, str], workdir: str = WORKSPACE) -> Mount:
-    """A ``SRC:DST[:ro]`` volume as a Mount, or UnsafeMount saying why it is refused."""
+
+def parse_volume(
+    text: str,
+    repo: Repo,
+    env: Mapping[str, str],
+    workdir: str = WORKSPACE,
+    *,
+    worktrees: Path | None = None,
+    allowed: Collection[str] = (),
+) -> Mount:
+    """A ``SRC:DST[:ro]`` volume as a Mount, or UnsafeMount saying why it is refused.
+    ``allowed`` (``docker.allow_volumes``) lifts the refusal of para's own directories
+    and of /proc, /sys and /dev for exactly the volumes it lists; an engine socket or a
+    writable git directory is refused whatever it says."""
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise UnsafeMount(
@@ -28,10 +46,16 @@ def parse_volume(text: str, repo: Repo, env: Mapping[str, str], workdir: str = W
     mode = parts[2] if len(parts) == 3 else "rw"
     if mode not in ("ro", "rw"):
         raise UnsafeMount(volume=text, reason=f"unknown mode {mode!r} (ro or rw)")
-    source = Path(parts[0]).expanduser()
-    if not source.is_absolute():
-        source = repo.root / source
-    source = source.resolve()
+    given = Path(parts[0]).expanduser()
+    if not given.is_absolute():
+        given = repo.root / given
+    given = Path(os.path.normpath(given))
+    private = worktrees or repo.para_dir / "worktrees"
+    try:
+        source = given.resolve()
+    except OSError as exc:
+        why = _private_source(given, repo, private) or f"cannot follow it: {exc.strerror}"
+        raise UnsafeMount(volume=text, reason=why) from exc
     target = parts[1]
     if not source.exists():
         raise UnsafeMount(
@@ -76,6 +100,10 @@ def parse_volume(text: str, repo: Repo, env: Mapping[str, str], workdir: str = W
             "config that run on the host",
             hint="mount it read-only (:ro), or a directory that does not contain .git",
         )
+    if text not in allowed:
+        refused = _private_source(given, repo, private) or _private_source(source, repo, private)
+        if refused:
+            raise UnsafeMount(volume=text, reason=refused, hint=_ALLOW_HINT)
     return Mount(source=src, target=target_norm, read_only=mode == "ro")
 
 
@@ -88,43 +116,62 @@ def session_mounts(
     channel: Path,
     helpers: Path,
     home: Path,
+    gitdir: SessionGitDir,
+    git: Git,
     env: Mapping[str, str],
+    worktrees: Path,
 ) -> list[Mount]:
-    """The worktree, the git directory with everything the host executes read-only,
-    the channel, the helpers, HOME, and the user's volumes."""
-    worktree = Path(record.worktree)
-    common = repo.common_dir.resolve()
-    hooks = common / "hooks"
-    hooks.mkdir(exist_ok=True)  # git's standard directory; the ro mount needs it
-    admin = Path(record.git_admin) if record.git_admin else None
-    if admin is None or not admin.is_dir():
-        raise ContainerError(
-            problem=f"git has no admin directory for {worktree}",
-            hint="para clean, then para recover the session",
-        )
+    """The worktree; the container's own repository (``gitdir.py``) and the host's
+    object store, read-only; the channel, the helpers, HOME, and the user's volumes.
+    Nothing else of the host's ``.git``."""
     mounts = [
-        Mount(str(worktree), cfg.workdir),
-        Mount(str(common), str(common)),
-        # What git on the host reads and may execute must not be writable here:
-        # config (core.fsmonitor, hooksPath, filters), hooks, the admin entries of
-        # all worktrees (their commondir/gitdir decide which config applies), and
-        # submodule git dirs (their own config and hooks).
-        Mount(str(common / "config"), str(common / "config"), read_only=True),
-        Mount(str(hooks), str(hooks), read_only=True),
-        Mount(str(common / "worktrees"), str(common / "worktrees"), read_only=True),
-        Mount(str(admin), str(admin)),
+        Mount(record.worktree, cfg.workdir),
+        *gitdir.mounts(git, cfg.workdir),
         Mount(str(channel), CHANNEL_MOUNT),
         Mount(str(helpers), BIN_MOUNT, read_only=True),
         Mount(str(home), HOME_MOUNT),
     ]
-    if (common / "modules").is_dir():
-        mounts.append(Mount(str(common / "modules"), str(common / "modules"), read_only=True))
-    for name in ("commondir", "gitdir", "config.worktree", "config"):
-        if (admin / name).exists():
-            mounts.append(Mount(str(admin / name), str(admin / name), read_only=True))
-    extra = [*cfg.volumes, *(options.volumes if options else [])]
-    mounts.extend(parse_volume(v, repo, env, cfg.workdir) for v in extra)
-    return mounts
+    return [*mounts, *user_volumes(repo, cfg, options, env=env, worktrees=worktrees)]
+
+
+def user_volumes(
+    repo: Repo,
+    cfg: DockerConfig,
+    options: ContainerOptions | None,
+    *,
+    env: Mapping[str, str],
+    worktrees: Path,
+) -> list[Mount]:
+    """``docker.volumes`` and ``--volume``, each checked by ``parse_volume``."""
+    given = [*cfg.volumes, *(options.volumes if options else [])]
+    return [
+        parse_volume(v, repo, env, cfg.workdir, worktrees=worktrees, allowed=cfg.allow_volumes)
+        for v in given
+    ]
+
+
+_ALLOW_HINT = (
+    "mount something else; if you really need it, list the volume exactly in "
+    "docker.allow_volumes in your own config"
+)
+
+
+def _private_source(source: Path, repo: Repo, worktrees: Path) -> str | None:
+    """Why a volume's source would give a container what belongs to the host or to
+    other sessions (None: it does not)."""
+    private = {
+        repo.state_dir: "it holds para's state (every session's record and channel: a "
+        "container could point the host's git anywhere)",
+        worktrees: "it holds the worktrees of every session",
+        Path("/proc"): "it exposes the host's processes and kernel settings",
+        Path("/sys"): "it exposes the host's kernel and devices",
+        Path("/dev"): "it exposes the host's devices",
+    }
+    for path, why in private.items():
+        resolved = path.resolve() if path.exists() else path
+        if source == resolved or resolved in source.parents or source in resolved.parents:
+            return why
+    return None
 
 
 def engine_sockets(env: Mapping[str, str]) -> set[str]:
@@ -152,18 +199,15 @@ def engine_sockets(env: Mapping[str, str]) -> set[str]:
 
 
 def grant(user: str | None, paths: list[Path]) -> None:
-    """Let a configured container user other than ours write the session's own dirs."""
+    """Let a configured container user other than ours write the session's own
+    directories (by descriptor: a symlink the container planted is never followed)."""
     uid_text, _, gid_text = (user or "").partition(":")
     if not uid_text.isdigit() or int(uid_text) == os.getuid():
         return
     uid = int(uid_text)
     gid = int(gid_text) if gid_text.isdigit() else -1
     for top in paths:
-        for path in [top, *(p for p in top.rglob("*") if p.is_dir())]:
-            try:
-                os.chown(path, uid, gid)
-            except PermissionError:
-                path.chmod(0o777)  # not root: the only way to let that uid write
+        safefs.chown_tree(top, uid, gid)
 
 
 def channel_dir(repo: Repo, name: str) -> Path:
@@ -178,3 +222,20 @@ def home_dir(repo: Repo, name: str) -> Path:
     path = repo.state_dir / "homes" / name
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def session_dirs(
+    repo: Repo, git: Git, record: SessionRecord, undo: contextlib.ExitStack
+) -> tuple[Path, Path, SessionGitDir]:
+    """The session's channel, HOME and own repository on the host, made when missing
+    (what this call made is removed again on ``undo``)."""
+    from para.docker.gitdir import SessionGitDir
+
+    home_path = repo.state_dir / "homes" / record.name
+    if not home_path.exists():
+        undo.callback(shutil.rmtree, home_path, True)
+    gitdir = SessionGitDir(repo.state_dir, record.name)
+    if not gitdir.exists():
+        gitdir.create(git, record.branch, record.base, Path(record.git_admin or "/nonexistent"))
+        undo.callback(gitdir.remove)
+    return channel_dir(repo, record.name), home_dir(repo, record.name), gitdir

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -20,6 +21,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Sta
 
 from para.errors import ParaError
 from para.monitor.data import Row, collect, log_tail
+from para.text import printable
 
 if TYPE_CHECKING:
     from para.sessions.context import SessionContext
@@ -45,8 +47,10 @@ def ago(moment: datetime | None, now: datetime) -> str:
     return f"{max(seconds, 0)}s ago"
 
 
-def cells(row: Row, now: datetime) -> tuple[str, ...]:
-    return (
+def cells(row: Row, now: datetime) -> tuple[Text, ...]:
+    """A row's cells as plain Text: what a session reported is shown, never interpreted
+    (no control sequences, no rich markup)."""
+    values = (
         row.name,
         row.state,
         row.container,
@@ -56,6 +60,7 @@ def cells(row: Row, now: datetime) -> tuple[str, ...]:
         f"+{row.added}/-{row.removed} ({row.dirty} files)",
         ago(row.last_activity, now),
     )
+    return tuple(Text(printable(value)) for value in values)
 
 
 class AskMessage(ModalScreen[str | None]):
@@ -189,14 +194,14 @@ class MonitorApp(App[None]):
                 if row.name == selected:
                     table.move_cursor(row=index)
         for note in notes:
-            self.notify(note, timeout=8)
+            self.notify(printable(note), timeout=8, markup=False)
         self.refreshes += 1
         self._update_detail()
 
     def show_error(self, message: str) -> None:
         self.last_error = message
-        self.query_one("#error", Static).update(f"error: {message}")
-        self.notify(message, severity="error", timeout=10)
+        self.query_one("#error", Static).update(Text(printable(f"error: {message}")))
+        self.notify(printable(message), severity="error", timeout=10, markup=False)
 
     def clear_error(self) -> None:
         self.last_error = None
@@ -245,7 +250,7 @@ class MonitorApp(App[None]):
         lines.extend(f"problem: {p}" for p in row.problems)
         if self.shown_log is not None and self.shown_log[0] == row.name:
             lines.append(self.shown_log[1])
-        detail.update("\n".join(lines))
+        detail.update(Text(printable("\n".join(lines), one_line=False)))
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -323,5 +328,5 @@ class MonitorApp(App[None]):
             self.call_from_thread(self.show_error, f"{kind} {name}: {exc.message}")
             return
         self.call_from_thread(self.clear_error)
-        self.call_from_thread(self.notify, note)
+        self.call_from_thread(self.notify, printable(note), markup=False)
         self.call_from_thread(self.action_refresh)

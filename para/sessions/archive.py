@@ -22,8 +22,10 @@ from para.errors import (
 )
 from para.git import Worktree
 from para.sessions.context import SessionContext
-from para.sessions.finish import drop_channel, remove_container, remove_worktree
+from para.sessions.finish import drop_channel, remove_container, remove_worktree, say_kept
+from para.sessions.repair import keep_nested, restore_worktree_files, unreadable_gitlinks
 from para.sessions.start import prepare_channel
+from para.sessions.sync import drop_repository, halt_container, sync_session
 from para.state import SessionRecord, utcnow
 
 ARCHIVE_STAMP = "%Y%m%d-%H%M%S"
@@ -46,6 +48,7 @@ def cancel_session(
             state=f"finished (branch {rec.branch})",
             hint=f"delete the branch if unwanted: git branch -D {rec.branch}",
         )
+    sync_session(ctx, rec)  # what the question counts is what is really uncommitted
     worktree = Path(rec.worktree)
     present = worktree.is_dir() and ctx.git.registered_worktree(worktree) is not None
     dirty = ctx.git.dirty_count(ctx.worktree_ref(rec)) if present else 0
@@ -61,6 +64,11 @@ def cancel_session(
     rec = ctx.store.update(
         name, lambda r: r.model_copy(update={"pending": "cancel", "pending_branch": archive})
     )
+    halt_container(ctx, rec)
+    restore_worktree_files(ctx, rec)
+    sync_session(ctx, rec)  # diverged: the container's tip stays at refs/para/diverged/NAME
+    if present:
+        dirty = ctx.git.dirty_count(ctx.worktree_ref(rec))
     wip = rec.wip_commit
     if present and dirty:
         wip = ctx.git.commit_all(
@@ -68,14 +76,18 @@ def cancel_session(
             f"para: uncommitted work of session {name} at cancel",
             stage=True,
             no_verify=True,
+            leave=unreadable_gitlinks(ctx, rec),
         )
         if wip:
             ctx.store.update(name, lambda r: r.model_copy(update={"wip_commit": wip}))
     if ctx.git.branch_exists(rec.branch) and not ctx.git.branch_exists(archive):
         ctx.git.rename_branch(rec.branch, archive)
+    if ctx.git.branch_exists(archive):
+        say_kept(ctx, name, keep_nested(ctx, rec, archive))
     remove_container(ctx, rec)
     remove_worktree(ctx, worktree, force=True)
     drop_channel(ctx, name)
+    drop_repository(ctx, name)
     return ctx.store.update(
         name,
         lambda r: r.model_copy(

@@ -70,8 +70,13 @@ def clean_sessions(
     for kind, parent, detail in (
         ("home", ctx.repo.state_dir / "homes", "no active session; removing its container HOME"),
         ("channel", ctx.repo.channels_dir, "no active session; removing"),
+        (
+            "repository",
+            ctx.repo.state_dir / "git",
+            "no active session; removing the container's repository",
+        ),
     ):
-        for path in sorted(parent.glob("*")) if parent.is_dir() else []:
+        for path in sorted(parent.glob("[!.]*")) if parent.is_dir() else []:
             if path.name not in active:
                 act(kind, str(path), detail, functools.partial(shutil.rmtree, path))
     actions.extend(_prune_archives(ctx, now, dry_run))

@@ -31,6 +31,8 @@ class ContainerHooks(Protocol):
 
     def remove_for(self, record: SessionRecord) -> None: ...
 
+    def stop(self, record: SessionRecord) -> None: ...
+
     def states(self, records: list[SessionRecord]) -> dict[str, dict[str, Any]]: ...
 
     def details(self, record: SessionRecord) -> dict[str, Any]: ...
@@ -48,6 +50,16 @@ class ContainerHooks(Protocol):
     ) -> int: ...
 
     def attach(self, record: SessionRecord, io: ExecIO) -> int: ...
+
+    def exec_all(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None,
+        workdir: str | None,
+        out: Any,
+        err: Any,
+    ) -> int: ...
 
 
 @dataclass

@@ -21,6 +21,8 @@ from para.errors import (
     WorktreeError,
 )
 from para.sessions.context import SessionContext
+from para.sessions.repair import keep_nested, restore_worktree_files, unreadable_gitlinks
+from para.sessions.sync import drop_repository, halt_container, require_synced
 from para.state import SessionRecord, utcnow
 
 
@@ -65,10 +67,14 @@ def finish_session(
         ),
     )
 
+    halt_container(ctx, rec)
+    restore_worktree_files(ctx, rec)
+    require_synced(ctx, rec)
     worktree = Path(rec.worktree)
     if worktree.is_dir() and ctx.git.registered_worktree(worktree) is not None:
         ref = ctx.worktree_ref(rec)
-        ctx.git.commit_all(ref, message, stage=ctx.config.auto_stage)
+        leave = unreadable_gitlinks(ctx, rec)
+        ctx.git.commit_all(ref, message, stage=ctx.config.auto_stage, leave=leave)
         left = ctx.git.dirty_count(ref)
         if left:
             raise DirtyWorktree(
@@ -79,9 +85,12 @@ def finish_session(
             )
     if target != rec.branch and not renamed_already:
         ctx.git.rename_branch(rec.branch, target)
+    say_kept(ctx, name, keep_nested(ctx, rec, target))
     remove_container(ctx, rec)
-    remove_worktree(ctx, worktree, force=False)
+    # everything is committed: forced, so nested repositories and submodules go too
+    remove_worktree(ctx, worktree, force=True)
     drop_channel(ctx, name)
+    drop_repository(ctx, name)
     return ctx.store.update(
         name,
         lambda r: r.model_copy(
@@ -95,6 +104,13 @@ def finish_session(
             }
         ),
     )
+
+
+def say_kept(ctx: SessionContext, name: str, kept: list[str]) -> None:
+    if kept:
+        ctx.warnings.append(
+            f"session {name}: the commits of nested repositories are kept at {'; '.join(kept)}"
+        )
 
 
 def remove_container(ctx: SessionContext, rec: SessionRecord) -> None:

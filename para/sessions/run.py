@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from para.channel.models import ID_PATTERN, Job, QueuedCommand
 from para.errors import ContainerNotFound
@@ -35,14 +35,47 @@ def run_command(
     """``argv`` in the session's container with this process's stdio (a TTY when both
     ends are terminals); the command's exit code."""
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    return ctx.containers.exec(record, argv, process_io(tty=tty), env=env, workdir=workdir)
+    try:
+        return ctx.containers.exec(record, argv, process_io(tty=tty), env=env, workdir=workdir)
+    finally:
+        _bring_in(ctx, record)
 
 
 def attach(ctx: SessionContext, record: SessionRecord) -> int:
     """An interactive shell in the session's container."""
     if record.container is None:
         raise ContainerNotFound(name=record.name)
-    return ctx.containers.attach(record, process_io(tty=sys.stdin.isatty()))
+    try:
+        return ctx.containers.attach(record, process_io(tty=sys.stdin.isatty()))
+    finally:
+        _bring_in(ctx, record)
+
+
+def run_everywhere(
+    ctx: SessionContext,
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    workdir: str | None,
+    out: Any,
+    err: Any,
+) -> int:
+    """``argv`` in every running session container at once (``docker exec --all``)."""
+    try:
+        return ctx.containers.exec_all(argv, env=env, workdir=workdir, out=out, err=err)
+    finally:
+        for record in ctx.store.load_all()[0]:
+            if record.status == "active":
+                _bring_in(ctx, record)
+
+
+def _bring_in(ctx: SessionContext, record: SessionRecord) -> None:
+    """A commit made by the command shows on the host branch as soon as it returns."""
+    from para.sessions.sync import sync_quietly
+
+    result = sync_quietly(ctx, record)
+    if result.problem:
+        ctx.warnings.append(f"session {record.name}: {result.problem}")
 
 
 def detach(

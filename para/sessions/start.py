@@ -188,13 +188,18 @@ def _undo_worktree(ctx: SessionContext, worktree: Path, branch: str) -> None:
 
 
 def copy_includes(ctx: SessionContext, worktree: Path) -> list[Path]:
-    """Copy the files named by ``.worktreeinclude`` (globs; usually ignored files)."""
+    """Copy the files named by ``.worktreeinclude`` (globs; usually ignored files).
+
+    The new worktree is a checkout of the base branch, which may hold symlinks: a copy
+    never writes through one (its target's resolved parent must stay inside the
+    worktree), nor reads a file that a symlink places outside the repository."""
     spec = ctx.repo.root / ".worktreeinclude"
     try:
         patterns = spec.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return []
     root = ctx.repo.root
+    inside = worktree.resolve()
     copied: list[Path] = []
     for raw in patterns:
         pattern = raw.strip()
@@ -211,7 +216,15 @@ def copy_includes(ctx: SessionContext, worktree: Path) -> list[Path]:
             target = worktree / rel
             if target.exists() or target.is_symlink():
                 continue
+            if not under(source.parent, root) or not under(target.parent, inside):
+                ctx.warnings.append(
+                    f".worktreeinclude: not copying {rel}: a symlink on its way leads out of "
+                    "the repository or the new worktree"
+                )
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
+            if not under(target.parent, inside):  # made through a symlink just now
+                continue
             if source.is_dir() and not source.is_symlink():
                 shutil.copytree(source, target, symlinks=True)
             else:

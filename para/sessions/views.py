@@ -86,14 +86,20 @@ def records(
 
 
 def views(ctx: SessionContext, recs: Sequence[SessionRecord]) -> list[SessionView]:
-    """Git facts for each record, gathered in parallel (each is one git process)."""
+    """Git facts for each record, gathered in parallel (each is one git process), after
+    bringing in what containers committed (a file read each when nothing moved)."""
     if not recs:
         return []
     tips = ctx.git.branch_tips()
+    problems = _sync_all(ctx, recs, tips)
+    if problems.pop("", None) is not None:
+        tips = ctx.git.branch_tips()  # a branch moved
     cache = AheadBehindCache(ctx.repo.state_dir / "cache" / "ahead-behind.json")
     with ThreadPoolExecutor(max_workers=min(8, len(recs))) as pool:
         found = list(pool.map(lambda r: _view(ctx, r, tips, cache), recs))
     cache.save()
+    for view in found:
+        view.problems.extend(problems.get(view.name, []))
     with_containers = [r for r in recs if r.container is not None]
     if with_containers and ctx.containers_factory is not None:
         states = ctx.containers.states(with_containers)
@@ -106,7 +112,10 @@ def views(ctx: SessionContext, recs: Sequence[SessionRecord]) -> list[SessionVie
 def view(ctx: SessionContext, name: str, *, detailed: bool = False) -> SessionView:
     """One session; ``detailed`` adds the container's inspect data (limits, OOM...)."""
     record = ctx.store.read(name)
-    found = _view(ctx, record, ctx.git.branch_tips(), None)
+    problems = _sync_all(ctx, [record], ctx.git.branch_tips())
+    problems.pop("", None)
+    found = _view(ctx, ctx.store.read(name), ctx.git.branch_tips(), None)
+    found.problems.extend(problems.get(name, []))
     if record.container is not None and ctx.containers_factory is not None:
         found.container_state = (
             ctx.containers.details(record)
@@ -114,6 +123,32 @@ def view(ctx: SessionContext, name: str, *, detailed: bool = False) -> SessionVi
             else ctx.containers.states([record]).get(record.name, {})
         )
     return found
+
+
+def _sync_all(
+    ctx: SessionContext, recs: Sequence[SessionRecord], tips: dict[str, str]
+) -> dict[str, list[str]]:
+    """Sync each active session that has a container of its own repository; what to
+    say about each (key "": some branch moved)."""
+    from para.sessions.sync import has_own_repository, sync_quietly
+
+    said: dict[str, list[str]] = {}
+    for rec in recs:
+        if rec.status != "active" or rec.container is None:
+            continue
+        if not has_own_repository(rec):
+            said.setdefault(rec.name, []).append(
+                "its container was made by an older para, with the repository's .git "
+                f"mounted into it: para docker start {rec.name} gives it a repository of "
+                "its own"
+            )
+            continue
+        result = sync_quietly(ctx, rec, host_tip=tips.get(rec.branch))
+        if result.outcome in ("from-container", "from-host"):
+            said[""] = []
+        if result.problem:
+            said.setdefault(rec.name, []).append(result.problem)
+    return said
 
 
 def _view(

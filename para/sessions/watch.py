@@ -47,9 +47,12 @@ class Watcher:
     def run_once(self) -> list[Outcome]:
         records, _bad = self.ctx.store.load_all()
         outcomes = []
+        from para.sessions.sync import sync_quietly
+
         for record in records:
             if record.status != "active":
                 continue
+            sync_quietly(self.ctx, record)
             box = self.ctx.channel(record.name).requests
             try:
                 requests = box.pending()

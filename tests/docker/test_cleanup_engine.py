@@ -62,8 +62,13 @@ def test_cleanup_removes_only_orphans(
         import shutil
 
         shutil.rmtree(other_repo)
+        # a running one stays: its repository may only be out of this process's sight
+        assert para.json("docker", "cleanup", "--all-repos", "--json") == []
+        assert engine.inspect(foreign) is not None
+        engine_cli(engine_name, "stop", "-t", "0", foreign)
         gone = para.json("docker", "cleanup", "--all-repos", "--json")
         assert [a["name"] for a in gone] == [foreign]
+        assert "no longer exists" in gone[0]["reason"]
         assert engine.inspect(foreign) is None
         assert engine.inspect(unlabelled) is not None
     finally:

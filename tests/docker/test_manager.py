@@ -46,11 +46,18 @@ def test_spec_has_mounts_user_limits_env_labels(
     assert spec.command == ["/bin/sh", "/para/bin/para-runner"]
     assert spec.workdir == "/workspace"
     mounts = {m.target: m for m in spec.mounts}
-    common = str((repo / ".git").resolve())
+    objects = str((repo / ".git" / "objects").resolve())
+    own = repo / ".para" / "state" / "git" / "s"
     assert mounts["/workspace"].source == str(repo / ".para" / "worktrees" / "s")
-    assert not mounts[common].read_only
-    assert mounts[f"{common}/config"].read_only
-    assert mounts[f"{common}/hooks"].read_only
+    # of the host's .git only the object store, read-only; git works in a repository
+    # of the container's own
+    assert [t for t in mounts if t.startswith(str(repo / ".git"))] == [objects]
+    assert mounts[objects].read_only
+    assert (mounts["/para/git"].source, mounts["/para/git"].read_only) == (str(own), False)
+    assert not mounts["/para/git/objects"].read_only
+    assert mounts["/para/git/objects/info"].read_only
+    assert mounts["/workspace/.git"].read_only
+    assert (own / "objects" / "info" / "alternates").read_text() == f"{objects}\n"
     assert mounts["/para/bin"].read_only
     assert mounts["/para/channel"].source == str(repo / ".para" / "state" / "channels" / "s")
     assert spec.env["A"] == "1"

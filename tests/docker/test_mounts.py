@@ -14,6 +14,8 @@ from para.repo import Repo
 
 @pytest.fixture
 def repo_paths(repo: Path) -> Repo:
+    (repo / ".para" / "state" / "sessions").mkdir(parents=True)
+    (repo / ".para" / "worktrees").mkdir(parents=True)
     return Repo(repo, repo / ".git")
 
 
@@ -31,6 +33,14 @@ def repo_paths(repo: Path) -> Repo:
         ("{repo}/README.md:relative", "must be an absolute path"),
         ("{repo}/README.md:/para/channel/x", "replace the session channel"),
         ("{repo}/README.md:/para", "replace the session channel"),
+        ("{repo}:/src:ro", "para's state"),
+        ("{repo}/.para/state:/s", "para's state"),
+        ("{repo}/.para/state/sessions:/s:ro", "para's state"),
+        ("{repo}/.para/worktrees:/w", "worktrees of every session"),
+        ("/proc:/p:ro", "host's processes"),
+        ("/proc/1/root:/r:ro", "host's processes"),
+        ("/sys:/s", "kernel and devices"),
+        ("/dev/null:/null", "host's devices"),
     ],
 )
 def test_unsafe_volumes_are_refused(repo_paths: Repo, volume: str, reason: str) -> None:
@@ -44,7 +54,7 @@ def test_safe_volumes(repo_paths: Repo, tmp_path: Path) -> None:
     data.mkdir()
     mount = parse_volume(f"{data}:/data", repo_paths, {})
     assert (mount.source, mount.target, mount.read_only) == (str(data), "/data", False)
-    assert parse_volume(f"{repo_paths.root}:/src:ro", repo_paths, {}).read_only
+    assert parse_volume(f"{repo_paths.root / 'README.md'}:/r:ro", repo_paths, {}).read_only
     (repo_paths.root / "sub").mkdir()
     relative = parse_volume("sub:/sub", repo_paths, {})
     assert relative.source == str(repo_paths.root / "sub")
@@ -63,3 +73,12 @@ def test_grant_is_nothing_for_our_own_user(tmp_path: Path) -> None:
     grant(f"{os.getuid()}:{os.getgid()}", [target])
     grant(None, [target])
     assert target.stat().st_mode & 0o777 == 0o700
+
+
+def test_allow_volumes_lifts_only_what_it_names(repo_paths: Repo) -> None:
+    allowed = ["/dev/null:/null"]
+    assert parse_volume("/dev/null:/null", repo_paths, {}, allowed=allowed).source == "/dev/null"
+    with pytest.raises(UnsafeMount, match="host's devices"):
+        parse_volume("/dev/null:/other", repo_paths, {}, allowed=allowed)
+    with pytest.raises(UnsafeMount, match="engine socket"):
+        parse_volume("/var/run:/x:ro", repo_paths, {}, allowed=["/var/run:/x:ro"])

@@ -150,77 +150,21 @@ def test_mount_over_git_dir_refused(repo: Path, para: Para, engine: DockerServic
     nothing_left(repo, engine)
 
 
-def test_git_works_inside_and_host_code_is_read_only(
+def test_git_works_inside_and_commits_reach_the_host_branch(
     repo: Path, para: Para, engine: DockerService
 ) -> None:
+    """The container commits into a repository of its own; the commit is on the host
+    branch as soon as the exec that made it returns, and host git status is clean."""
     start(para, "g", image=DEBIAN)
     script = (
         "set -e; git status --short; echo inner > inner.txt; git add inner.txt; "
         "git commit -q -m 'commit from the container'; git log -1 --format=%s; "
-        "if echo evil > $GIT_COMMON/hooks/post-checkout; then echo HOOK-WRITTEN; fi; "
-        "if echo '[core] fsmonitor = evil' >> $GIT_COMMON/config; then echo CONFIG-WRITTEN; fi; "
-        "if git config core.hooksPath /tmp; then echo GIT-CONFIG-WRITTEN; fi; true"
+        "git rev-parse --git-dir"
     )
-    proc = run_para(
-        "docker",
-        "exec",
-        "g",
-        "-e",
-        f"GIT_COMMON={repo / '.git'}",
-        "--",
-        "sh",
-        "-c",
-        script,
-        cwd=repo,
-    )
+    proc = run_para("docker", "exec", "g", "--", "sh", "-c", script, cwd=repo)
     assert proc.returncode == 0, proc.stderr
-    assert "commit from the container" in proc.stdout
-    assert "WRITTEN" not in proc.stdout
-    assert "Read-only file system" in proc.stderr
-    assert not (repo / ".git" / "hooks" / "post-checkout").exists()
-    assert "fsmonitor" not in (repo / ".git" / "config").read_text()
+    assert proc.stdout.splitlines()[-2:] == ["commit from the container", "/para/git"]
     assert git(repo, "log", "-1", "--format=%s", "para/g") == "commit from the container"
-
-
-def test_container_cannot_redirect_host_git(
-    repo: Path, para: Para, engine: DockerService, engine_name: str
-) -> None:
-    """What the host's git reads to decide which config and hooks apply is read-only
-    inside: the admin entries of every worktree, submodule git dirs; and the host's git
-    does not follow the worktree's .git file."""
-    (repo / ".git" / "modules" / "sub").mkdir(parents=True)
-    (repo / ".git" / "modules" / "sub" / "config").write_text("[core]\n")
-    para("start", "other")
-    data = start(para, "box", image=DEBIAN)
-    common = repo / ".git"
-    admin = Path(para.json("status", "box", "--json")["worktree"]).name
-    script = (
-        f"for f in {common}/worktrees/box/commondir {common}/worktrees/box/gitdir "
-        f"{common}/worktrees/other/commondir {common}/modules/sub/config; do "
-        'if echo x >> "$f"; then echo "WROTE $f"; fi; done; '
-        f"mkdir {common}/worktrees/new 2>/dev/null && echo WROTE-NEW; "
-        # its own admin dir stays writable: git needs its index and HEAD there
-        "git status --short >/dev/null && echo x > y && git add y && git commit -qm in && "
-        "echo COMMITTED; "
-        # and it may rewrite its .git file; the host must not follow it
-        "mkdir -p /workspace/evil && git init -q /workspace/evil && "
-        "git -C /workspace/evil config core.fsmonitor 'touch /workspace/PWNED; false' && "
-        "echo 'gitdir: /workspace/evil/.git' > /workspace/.git"
-    )
-    proc = run_para("docker", "exec", "box", "--", "sh", "-c", script, cwd=repo)
-    assert "WROTE" not in proc.stdout, proc.stdout
-    assert "COMMITTED" in proc.stdout, proc.stderr
-    assert admin == "box"
-    para("list")
-    para("status", "box")
-    wt = repo / ".para" / "worktrees" / "box"
-    assert not (wt / "PWNED").exists()
-    assert isinstance(data["container"], dict)
-    sec = engine_cli(
-        engine_name,
-        "inspect",
-        "-f",
-        "{{json .HostConfig.SecurityOpt}}",
-        str(data["container"]["id"]),
-    )
-    assert "no-new-privileges" in sec.stdout
+    worktree = repo / ".para" / "worktrees" / "g"
+    assert git(worktree, "status", "--porcelain") == ""
+    assert para.json("status", "g", "--json")["ahead"] == 1

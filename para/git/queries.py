@@ -1,0 +1,106 @@
+"""Read-only questions about worktrees and branches (run directly: no GitPython)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from para.git.base import GitBase, Worktree
+from para.git.env import run_git
+
+
+class Queries(GitBase):
+    def dirty_count(self, worktree: Worktree) -> int:
+        """Number of changed, staged or untracked paths in a worktree.
+
+        ``--no-optional-locks``: a read must not rewrite the index (and so never collides
+        with an agent's git in that worktree); untracked directories count once.
+        """
+        out = run_git(
+            [
+                *worktree.args(),
+                "--no-optional-locks",
+                "status",
+                "--porcelain=v1",
+                "--untracked-files=normal",
+                "--no-renames",
+                "--ignore-submodules=dirty",
+            ],
+            worktree.path,
+        )
+        return sum(1 for line in out.splitlines() if line)
+
+    def ahead_behind(self, branch: str, base: str) -> tuple[int, int]:
+        """Commits on ``branch`` not in ``base``, and the reverse (branches or commit ids)."""
+        out = run_git(
+            ["rev-list", "--left-right", "--count", f"{branch}...{base}"], self.root, check=False
+        )
+        parts = out.split()
+        if len(parts) != 2:
+            return 0, 0
+        return int(parts[0]), int(parts[1])
+
+    def branch_tips(self) -> dict[str, str]:
+        """Every local branch and its commit id, in one git process."""
+        out = run_git(
+            ["for-each-ref", "--format=%(objectname) %(refname:strip=2)", "refs/heads/"],
+            self.root,
+            check=False,
+        )
+        tips: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, name = line.partition(" ")
+            if name:
+                tips[name] = sha
+        return tips
+
+    def diff_numstat(self, worktree: Worktree) -> tuple[int, int]:
+        """Lines added and removed in the worktree against HEAD (tracked files)."""
+        out = run_git(
+            [*worktree.args(), "--no-optional-locks", "diff", "--numstat", "HEAD"],
+            worktree.path,
+            check=False,
+        )
+        added = removed = 0
+        for line in out.splitlines():
+            cols = line.split("\t")
+            if len(cols) >= 2 and cols[0].isdigit() and cols[1].isdigit():
+                added += int(cols[0])
+                removed += int(cols[1])
+        return added, removed
+
+    def last_commit_time(self, branch: str) -> str | None:
+        """The committer date of the branch's tip (ISO 8601), None when unknown."""
+        out = run_git(["log", "-1", "--format=%cI", branch, "--"], self.root, check=False)
+        return out.strip() or None
+
+    def config_value(self, key: str, cwd: Path | None = None) -> str | None:
+        """A git config value as git sees it from ``cwd`` (default: the repository)."""
+        value = run_git(["config", "--get", key], cwd or self.root, check=False).strip()
+        return value or None
+
+    def is_tracked(self, path: Path) -> bool:
+        """Whether git tracks ``path`` in the main checkout (a committed file)."""
+        proc = run_git(["ls-files", "--", str(path)], self.root, check=False)
+        return bool(proc.strip())
+
+    def gitlinks(self, tree_ish: str) -> list[tuple[str, str]]:
+        """(path, commit) of every gitlink (nested repository, submodule) in a tree."""
+        out = run_git(["ls-tree", "-r", "-z", tree_ish], self.root, check=False)
+        found = []
+        for entry in out.split("\0"):
+            meta, _, path = entry.partition("\t")
+            mode, _, rest = meta.partition(" ")
+            kind, _, sha = rest.partition(" ")
+            if mode == "160000" and kind == "commit" and path:
+                found.append((path, sha))
+        return found
+
+    def index_gitlinks(self, worktree: Worktree) -> list[str]:
+        """Paths of the gitlinks in a worktree's index."""
+        out = run_git([*worktree.args(), "ls-files", "-s", "-z"], worktree.path, check=False)
+        paths = []
+        for entry in out.split("\0"):
+            meta, _, path = entry.partition("\t")
+            if meta.startswith("160000 ") and path:
+                paths.append(path)
+        return paths

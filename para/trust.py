@@ -1,0 +1,181 @@
+"""Trust for the configuration a repository brings (the pattern of ``direnv allow``).
+
+A cloned repository's committed ``.para/config.json`` and ``.para/docker.json`` (and,
+later, its devcontainer.json and compose files) could run code on the host or widen what
+a container may touch. Those keys apply only once the user has run ``para trust``, which
+records the files' content hashes in the user's state directory; any change needs trust
+again. Keys that only narrow access, and files git does not track (the user's own), need
+no trust; neither does the user's config file, the environment or a flag.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+# The keys that run code on the host or widen a container's access, as dotted paths of a
+# config.json layer; a docker.json layer is the ``docker`` section.
+GATED = (
+    "setup_command",
+    "ide.command",
+    "agent.command",
+    "worktrees_dir",  # only when outside the repository
+    "docker.volumes",
+    "docker.allow_volumes",
+    "docker.network.mode",  # only "host"
+    "docker.user",
+    "docker.forward_env",
+    "docker.host",
+    "docker.resources",  # only null, or a limit set to null
+    "docker.environment.PATH",
+)
+
+
+def gated_keys(layer: Mapping[str, Any], repo_root: Path) -> list[str]:
+    """The keys of a config.json-shaped ``layer`` that need trust."""
+    found = []
+    for key in GATED:
+        present, value = _lookup(layer, key)
+        if not present:
+            continue
+        if key == "worktrees_dir" and _inside(repo_root, str(value)):
+            continue
+        if key == "docker.network.mode" and value != "host":
+            continue
+        if key == "docker.resources" and value is not None and None not in dict(value).values():
+            continue
+        found.append(key)
+    return found
+
+
+def without(layer: Mapping[str, Any], keys: list[str]) -> dict[str, Any]:
+    """A copy of ``layer`` without ``keys`` (dotted paths)."""
+    out = copy.deepcopy(dict(layer))
+    for key in keys:
+        *parents, last = key.split(".")
+        node: Any = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return out
+
+
+def _lookup(layer: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    node: Any = layer
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _inside(root: Path, value: str) -> bool:
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else root / path
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class TrustStore:
+    """What the user trusted: ``$XDG_STATE_HOME/para/trust.json``, by repository root
+    and file, the sha256 of the content trusted."""
+
+    def __init__(self, env: Mapping[str, str]):
+        base = env.get("XDG_STATE_HOME") or str(
+            Path(env.get("HOME") or str(Path.home())) / ".local" / "state"
+        )
+        self.path = Path(base) / "para" / "trust.json"
+
+    def _load(self) -> dict[str, dict[str, str]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def trusted(self, root: Path, file: Path, content: bytes) -> bool:
+        files = self._load().get(str(root), {})
+        return isinstance(files, dict) and files.get(str(file)) == digest(content)
+
+    def of(self, root: Path) -> dict[str, str]:
+        files = self._load().get(str(root), {})
+        return dict(files) if isinstance(files, dict) else {}
+
+    def set(self, root: Path, files: dict[str, str] | None) -> None:
+        """Record ``files`` (path -> digest) as the trusted configuration of ``root``;
+        None forgets the repository."""
+        from para.state import write_atomic
+
+        data = self._load()
+        if files is None:
+            data.pop(str(root), None)
+        else:
+            data[str(root)] = files
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(
+            self.path, json.dumps(data, indent=2, sort_keys=True).encode() + b"\n", mode=0o600
+        )
+
+
+def repository_files(repo_root: Path) -> list[Path]:
+    """The files of the main checkout that can configure para (when git tracks them)."""
+    return [repo_root / ".para" / "config.json", repo_root / ".para" / "docker.json"]
+
+
+def review(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Each repository-supplied configuration file: whether git tracks it, the keys of
+    it that wait for trust, and whether its current content is the one trusted."""
+    from para.git import Git
+
+    git = Git(repo_root)
+    store = TrustStore(env)
+    recorded = store.of(repo_root)
+    out = []
+    for path in repository_files(repo_root):
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        try:
+            data = json.loads(content)
+        except ValueError:
+            data = {}
+        layer = {"docker": data} if path.name == "docker.json" else data
+        keys = gated_keys(layer, repo_root) if isinstance(data, dict) else []
+        tracked = git.is_tracked(path)
+        out.append(
+            {
+                "file": str(path),
+                "tracked": tracked,
+                "keys": keys,
+                "trusted": (not tracked) or recorded.get(str(path)) == digest(content),
+                "changed": tracked
+                and str(path) in recorded
+                and recorded[str(path)] != digest(content),
+                "sha256": digest(content),
+            }
+        )
+    return out
+
+
+def grant(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Trust the repository's configuration files as they are now."""
+    files = review(repo_root, env)
+    TrustStore(env).set(repo_root, {f["file"]: f["sha256"] for f in files if f["tracked"]})
+    return review(repo_root, env)
+
+
+def revoke(repo_root: Path, env: Mapping[str, str]) -> None:
+    TrustStore(env).set(repo_root, None)
