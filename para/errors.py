@@ -138,7 +138,11 @@ class CommandFailed(ParaError):
 
 class SyncConflict(ParaError):
     template = "session {name!r} cannot be finished: {detail}"
-    default_hint = "merge the container's commits into the branch (git merge REF), then finish"
+    default_hint = (
+        "compare: git log --oneline --left-right {branch}...{ref}; in the worktree, take the "
+        "container's side (git reset --hard {ref}) or merge it (git merge {ref}, removing "
+        "first the files it would overwrite: they are the container's), then finish again"
+    )
 
 
 class EngineUnavailable(ParaError):

@@ -122,7 +122,7 @@ def try_fast_exec(args: list[str]) -> int | None:
     if container.get("git") == "own":
         from para.docker.gitdir import moved_inside
 
-        if record is not None and moved_inside(repo.state_dir, repo.common_dir, record):
+        if moved_inside(repo.state_dir, name, str(record.get("branch") if record else "")):
             _bring_in(repo.root, name)
     if exit_code == 137:
         _report_oom(repo.root, name)

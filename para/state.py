@@ -82,8 +82,6 @@ class SessionRecord(_Record):
     last_request: dict[str, Any] | None = None
     pending: Literal["finish", "cancel"] | None = None
     pending_branch: str | None = None
-    # the branch tip host and container last agreed on (see sessions/sync.py)
-    synced: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ def show(ctx: click.Context, as_json: bool) -> None:
                 "values": loaded.values,
                 "sources": loaded.sources,
                 "files": [str(path) for path in loaded.files],
+                "ignored": {str(path): keys for path, keys in loaded.ignored.items()},
             }
         )
         return
@@ -37,3 +38,5 @@ def show(ctx: click.Context, as_json: bool) -> None:
     for key, value in flat.items():
         source = loaded.sources.get(key, "default")
         click.echo(f"{key:<{width}}  {json.dumps(value):<30}  ({source})")
+    for path, keys in loaded.ignored.items():
+        click.echo(f"ignored until trusted (para trust): {path}: {', '.join(keys)}")

@@ -47,6 +47,9 @@ class SessionGitDir:
         self.parent = state_dir / "git"
         self.root = self.parent / name
         self.gitfile = self.parent / ".gitfile"
+        # the tip host and container last agreed on: beside the repository, not in it
+        # (the container must not decide which side moved)
+        self.agreed_file = self.parent / f".{name}.agreed"
 
     def exists(self) -> bool:
         return self.root.is_dir() and not self.root.is_symlink()
@@ -79,7 +82,20 @@ class SessionGitDir:
                 return sha
         return None
 
+    def agreed(self) -> str | None:
+        """The branch tip host and container last agreed on."""
+        try:
+            text = self.agreed_file.read_text().strip()
+        except OSError:
+            return None
+        return text if is_sha(text) else None
+
     # -- writing ------------------------------------------------------------------------------
+
+    def agree(self, sha: str) -> None:
+        from para.state import write_atomic
+
+        write_atomic(self.agreed_file, f"{sha}\n".encode())
 
     def set_tip(self, branch: str, sha: str) -> None:
         """Point the container's branch at ``sha`` (a commit the host has), written
@@ -117,6 +133,7 @@ class SessionGitDir:
             "# pack-refs with: peeled fully-peeled sorted \n" + packed
         )
         self.set_tip(branch, tip)
+        self.agree(tip)
         objects = git.common_dir.resolve() / "objects"
         (root / "objects" / "info" / "alternates").write_text(f"{objects}\n")
         exclude = git.common_dir / "info" / "exclude"
@@ -135,6 +152,7 @@ class SessionGitDir:
         if self.root.is_symlink():
             self.root.unlink()
         shutil.rmtree(self.root, ignore_errors=True)
+        self.agreed_file.unlink(missing_ok=True)
 
     # -- the container's view ------------------------------------------------------------------
 
@@ -155,34 +173,12 @@ class SessionGitDir:
         return found
 
 
-def host_tip(common_dir: Path, branch: str) -> str | None:
-    """The host's branch read from its files (loose ref, else packed-refs): the fast
-    path's way to know it without starting git. None when it cannot tell."""
-    ref = f"refs/heads/{branch}"
+def moved_inside(state_dir: Path, name: str, branch: str) -> bool:
+    """Whether the container's branch moved since host and container last agreed: the
+    cheap check after ``para docker exec`` (two small file reads)."""
+    gitdir = SessionGitDir(state_dir, name)
     try:
-        text = (common_dir / ref).read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    if is_sha(text):
-        return text
-    try:
-        packed = (common_dir / "packed-refs").read_text(errors="replace")
-    except OSError:
-        return None
-    for line in packed.splitlines():
-        sha, _, name = line.partition(" ")
-        if name == ref and is_sha(sha):
-            return sha
-    return None
-
-
-def moved_inside(state_dir: Path, common_dir: Path, record: dict[str, object]) -> bool:
-    """Whether the container's branch moved since host and container last agreed (a
-    session record as plain JSON): the cheap check after ``para docker exec``."""
-    name, branch = str(record.get("name")), str(record.get("branch"))
-    try:
-        inside = SessionGitDir(state_dir, name).tip(branch)
+        inside = gitdir.tip(branch)
     except (OSError, ValueError):
         return True  # let the full sync look at it, and say what is wrong
-    agreed = record.get("synced") or host_tip(common_dir, branch)
-    return inside is not None and inside != agreed
+    return inside is not None and inside != gitdir.agreed()

@@ -89,11 +89,9 @@ class Refs(GitBase):
         )
         return proc.returncode == 0
 
-    def update_ref(self, ref: str, new: str, old: str | None) -> None:
-        """Move ``ref`` to ``new`` if it is still at ``old`` (None: must not exist)."""
-        self._git(
-            "update-ref", "-m", "para: commits from the session's container", ref, new, old or ""
-        )
+    def update_ref(self, ref: str, new: str, old: str | None = None) -> None:
+        """Point ``ref`` at ``new``; with ``old``, only if it still points there."""
+        self._git("update-ref", "-m", "para", ref, new, *([old] if old else []))
 
     def delete_ref(self, ref: str) -> None:
         with contextlib.suppress(GitError):

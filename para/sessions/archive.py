@@ -48,10 +48,17 @@ def cancel_session(
             state=f"finished (branch {rec.branch})",
             hint=f"delete the branch if unwanted: git branch -D {rec.branch}",
         )
-    sync_session(ctx, rec)  # what the question counts is what is really uncommitted
+    # git must see the worktree as para made it, and the container's commits, before
+    # anything is counted: what the question counts is what is really uncommitted
+    restore_worktree_files(ctx, rec)
+    sync_session(ctx, rec)
     worktree = Path(rec.worktree)
-    present = worktree.is_dir() and ctx.git.registered_worktree(worktree) is not None
-    dirty = ctx.git.dirty_count(ctx.worktree_ref(rec)) if present else 0
+
+    def uncommitted() -> tuple[bool, int]:
+        present = worktree.is_dir() and ctx.git.registered_worktree(worktree) is not None
+        return present, ctx.git.dirty_count(ctx.worktree_ref(rec)) if present else 0
+
+    present, dirty = uncommitted()
     if dirty and not force and rec.pending != "cancel":
         question = f"session {name!r} has {dirty} uncommitted change(s); archive them and cancel?"
         if confirm is None or not confirm(question):
@@ -65,10 +72,9 @@ def cancel_session(
         name, lambda r: r.model_copy(update={"pending": "cancel", "pending_branch": archive})
     )
     halt_container(ctx, rec)
-    restore_worktree_files(ctx, rec)
+    restore_worktree_files(ctx, rec)  # again: the container was running until now
     sync_session(ctx, rec)  # diverged: the container's tip stays at refs/para/diverged/NAME
-    if present:
-        dirty = ctx.git.dirty_count(ctx.worktree_ref(rec))
+    present, dirty = uncommitted()
     wip = rec.wip_commit
     if present and dirty:
         wip = ctx.git.commit_all(

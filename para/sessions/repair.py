@@ -81,7 +81,7 @@ def keep_nested(ctx: SessionContext, rec: SessionRecord, branch: str) -> list[st
         ref = f"refs/para/kept/{rec.name}/{hashlib.sha256(path.encode()).hexdigest()[:12]}"
         try:
             ctx.git.import_objects(objects, sha, [])
-            ctx.git.update_ref(ref, sha, None)
+            ctx.git.update_ref(ref, sha)
         except ParaError as exc:
             ctx.warnings.append(f"{rec.name}: could not keep {path} ({exc.message})")
             continue

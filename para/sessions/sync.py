@@ -3,7 +3,8 @@
 A container commits into a repository of its own (``docker/gitdir.py``); its session's
 branch on the host moves only through here. Three tips decide what to do: S, the
 branch in the container's repository (read as a file, never through git); H, the branch
-on the host; and L, the tip both last agreed on (``record.synced``).
+on the host; and L, the tip both last agreed on (kept beside the container's repository,
+where the container cannot write it).
 
 - S == H: nothing to do.
 - only S moved (H == L): the container committed (or rewrote its own branch). Its objects
@@ -78,7 +79,7 @@ def sync_session(
     except ValueError:
         inside = None  # _sync says why
     host = host_tip or ctx.git.branch_tip(record.branch)
-    if inside is not None and inside == host and record.synced in (None, host):
+    if inside is not None and inside == host and gitdir.agreed() == host:
         return SyncResult("unchanged", tip=host)
     try:
         with ctx.store.session_lock(record.name, timeout=120 if wait else 0):
@@ -94,13 +95,12 @@ def _sync(ctx: SessionContext, rec: SessionRecord, gitdir: SessionGitDir) -> Syn
     except ValueError as exc:
         return SyncResult("unreadable", f"the container's branch {branch} is unreadable: {exc}")
     host = ctx.git.branch_tip(branch)
-    agreed = rec.synced or host
+    agreed = gitdir.agreed() or host
     if inside is None or host is None:
         what = "the container's repository" if inside is None else "the host"
         return SyncResult("unreadable", f"{what} has no branch {branch}; nothing was moved")
     if inside == host:
-        if rec.synced != host:
-            _agree(ctx, rec.name, host)
+        gitdir.agree(host)
         return SyncResult("unchanged", tip=host)
     if not ctx.git.has_commit(inside):
         ctx.git.import_objects(gitdir.root / "objects", inside, [host])
@@ -112,7 +112,7 @@ def _sync(ctx: SessionContext, rec: SessionRecord, gitdir: SessionGitDir) -> Syn
         elif ctx.git.is_ancestor(inside, host):
             container_moved = False
         else:
-            ctx.git.update_ref(diverged_ref(rec.name), inside, None)
+            ctx.git.update_ref(diverged_ref(rec.name), inside)
             return SyncResult(
                 "diverged",
                 f"the branch moved on the host and in the container; the container's "
@@ -124,10 +124,10 @@ def _sync(ctx: SessionContext, rec: SessionRecord, gitdir: SessionGitDir) -> Syn
         ctx.git.delete_ref(diverged_ref(rec.name))
         if rec.status == "active" and rec.git_admin:
             ctx.git.reset_index(ctx.worktree_ref(rec))
-        _agree(ctx, rec.name, inside)
+        gitdir.agree(inside)
         return SyncResult("from-container", f"brought in the container's {branch}", tip=inside)
     gitdir.set_tip(branch, host)
-    _agree(ctx, rec.name, host)
+    gitdir.agree(host)
     _refresh_container_index(ctx, rec)
     return SyncResult("from-host", f"moved the container's {branch} to the host's", tip=host)
 
@@ -164,15 +164,16 @@ def drop_repository(ctx: SessionContext, name: str) -> None:
     SessionGitDir(ctx.repo.state_dir, name).remove()
 
 
-def _agree(ctx: SessionContext, name: str, tip: str) -> None:
-    ctx.store.update(name, lambda r: r.model_copy(update={"synced": tip}))
-
-
 def require_synced(ctx: SessionContext, record: SessionRecord) -> None:
     """Sync before finish or cancel; a divergence stops finish (cancel keeps both)."""
     result = sync_session(ctx, record)
     if result.outcome == "diverged":
-        raise SyncConflict(name=record.name, detail=result.message)
+        raise SyncConflict(
+            name=record.name,
+            detail=result.message,
+            branch=record.branch,
+            ref=diverged_ref(record.name),
+        )
     if result.outcome == "unreadable":
         ctx.warnings.append(f"session {record.name}: {result.message}")
 

@@ -92,3 +92,27 @@ def test_record_file_is_json_with_schema_version(ctx: SessionContext, repo: Path
     start_session(ctx, "j")
     data = json.loads((repo / ".para" / "state" / "sessions" / "j.json").read_text())
     assert data["schema_version"] == 1 and data["status"] == "active"
+
+
+def test_includes_never_go_through_a_symlink_out_of_their_tree(
+    ctx: SessionContext, repo: Path, tmp_path: Path
+) -> None:
+    """The base branch holds ``out -> <outside>``: an include under it would be written
+    through the link into the user's files; a link in the main checkout that leads out
+    of the repository is not read either."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "out").symlink_to(outside)
+    git(repo, "add", "out")
+    git(repo, "commit", "-qm", "a committed symlink")
+    (repo / "out").unlink()
+    (repo / "out").mkdir()  # the main checkout has a real directory there
+    (repo / "out" / "secret.txt").write_text("from the main checkout\n")
+    (tmp_path / "host-file").write_text("host secret\n")
+    (repo / "peek").mkdir()
+    (repo / "peek" / "inner").symlink_to(tmp_path)
+    (repo / ".worktreeinclude").write_text("out/secret.txt\npeek/inner/host-file\n")
+    record = start_session(ctx, "inc")
+    assert not (outside / "secret.txt").exists()
+    assert not (Path(record.worktree) / "peek").exists()
+    assert len([w for w in ctx.warnings if ".worktreeinclude" in w]) == 2
