@@ -9,6 +9,7 @@ Each file is validated on its own first, so an error names the file it came from
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from para.errors import ConfigError, validation_lines
+from para.errors import ConfigError, InvalidOption, validation_lines, validation_message
 from para.trust import without
 
 DEFAULT_SOURCE = "default"
@@ -30,15 +31,17 @@ class _Model(BaseModel):
 
 
 class Resources(_Model):
-    cpus: float | None = Field(default=2.0, gt=0, description="CPUs (NanoCpus)")
+    cpus: float | None = Field(
+        default=2.0, gt=0, le=1024, allow_inf_nan=False, description="CPUs (NanoCpus)"
+    )
     memory: str | None = Field(default="4g", description="memory limit, e.g. 512m, 4g")
-    pids: int | None = Field(default=4096, gt=0, description="process limit")
+    pids: int | None = Field(default=4096, gt=0, le=2**31 - 1, description="process limit")
 
     @field_validator("memory")
     @classmethod
     def _memory_parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_size(value)
+        if value is not None and parse_size(value) < MIN_MEMORY:
+            raise ValueError(f"{value!r} is less than the 6m an engine can run a container in")
         return value
 
 
@@ -133,6 +136,8 @@ ENV_KEYS: dict[str, str] = {
     "PARA_NETWORK": "docker.network.mode",
 }
 
+MIN_MEMORY = 6 * 1024**2  # Docker's minimum; Podman fails to start below its usage
+_MAX_SIZE = 1024**5  # a petabyte: more is a typo, and engines take int64
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
@@ -147,9 +152,12 @@ def parse_size(text: str) -> int:
         value = float(number)
     except ValueError:
         raise ValueError(f"{text!r} is not a size such as 512m or 4g") from None
-    if value <= 0:
-        raise ValueError(f"{text!r} must be positive")
-    return int(value * _SIZE_UNITS[unit])
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{text!r} must be a positive number of bytes, such as 512m")
+    size = int(value * _SIZE_UNITS[unit])
+    if size >= _MAX_SIZE:
+        raise ValueError(f"{text!r} is more than any machine has (at most 1p)")
+    return size
 
 
 @dataclass
@@ -187,10 +195,16 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
     except OSError as exc:
         raise ConfigError(lines=f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            lines=f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(lines=f"{path}: line {exc.lineno}: {exc.msg}") from exc
+    except RecursionError:
+        raise ConfigError(lines=f"{path}: nested too deeply to be a configuration") from None
     if not isinstance(data, dict):
         raise ConfigError(lines=f"{path}: (top level): must be a JSON object")
     return data
@@ -252,6 +266,7 @@ def load_config(
     values: dict[str, Any] = json.loads(json.dumps(defaults))
     sources = _leaf_sources(defaults, DEFAULT_SOURCE)
     problems: list[str] = []
+    bad_options: list[str] = []
     files: list[Path] = []
 
     def apply(source: str, raw: dict[str, Any] | None, *, docker_only: bool = False) -> None:
@@ -261,7 +276,10 @@ def load_config(
         try:
             checked = model.model_validate(raw)
         except ValidationError as exc:
-            problems.extend(validation_lines(exc.errors(), source))
+            if source == FLAG_SOURCE:
+                bad_options.extend(_option_lines(exc))
+            else:
+                problems.extend(validation_lines(exc.errors(), source))
             return
         # Keep only what the layer set, in JSON form (validated, e.g. "2" -> 2.0 for cpus).
         layer = checked.model_dump(mode="json", exclude_unset=True)
@@ -299,12 +317,33 @@ def load_config(
         apply(FLAG_SOURCE, flag_layer or None)
     if problems:
         raise ConfigError(lines="\n".join(f"  {line}" for line in problems))
+    if bad_options:
+        raise InvalidOption(lines="; ".join(bad_options))
     try:
         config = Config.model_validate(values)
     except ValidationError as exc:
         lines = validation_lines(exc.errors(), "merged")
         raise ConfigError(lines="\n".join(f"  {line}" for line in lines)) from exc
     return LoadedConfig(config=config, values=values, sources=sources, files=files, ignored=ignored)
+
+
+# The command-line options that set configuration keys, for errors that name them.
+OPTION_OF = {
+    "docker.image": "--image",
+    "docker.resources.cpus": "--cpus",
+    "docker.resources.memory": "--memory",
+    "docker.resources.pids": "--pids",
+    "docker.network.mode": "--network",
+    "docker.backend": "--backend",
+}
+
+
+def _option_lines(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        out.append(f"{OPTION_OF.get(key, key)}: {validation_message(err)}")
+    return out
 
 
 def _untrusted(

@@ -14,7 +14,10 @@ def main() -> int:
     if argv[:2] == ["docker", "exec"]:
         from para.fastexec import try_fast_exec
 
-        code = try_fast_exec(argv[2:])
+        try:
+            code = try_fast_exec(argv[2:])
+        except KeyboardInterrupt:
+            return 130  # before the command started: nothing to stop
         if code is not None:
             return code
     from para.cli.main import main as cli_main

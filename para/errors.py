@@ -82,6 +82,16 @@ class AmbiguousSession(ParaError):
     default_hint = "name the session explicitly, e.g. para {command} NAME"
 
 
+class InvalidBranch(ParaError):
+    template = "invalid branch name {branch!r}: git refuses it"
+    default_hint = "pass a branch name such as feature/login to --branch"
+
+
+class BareRepository(ParaError):
+    template = "{path} is a bare repository: sessions need a checkout to branch from"
+    default_hint = "clone it (git clone {path} DIR) and run para in the clone"
+
+
 class InvalidRef(ParaError):
     template = "unknown git reference {ref!r}"
     default_hint = "pass an existing branch, tag or commit to --base (see: git branch -a)"
@@ -161,6 +171,14 @@ class ImageNotFound(ParaError):
     )
 
 
+class RegistryUnreachable(ImageNotFound):
+    template = "image {image!r} is not here, and its registry could not be reached: {reason}"
+    default_hint = (
+        "offline? load or build the image here (docker load, podman load, docker build), "
+        "or choose one this engine has: --image or docker.image"
+    )
+
+
 class ContainerNotFound(ParaError):
     template = "session {name!r} has no container"
     default_hint = "give it one with: para docker start {name}"
@@ -175,7 +193,7 @@ class ContainerError(ParaError):
 
 
 class ResourceLimitExceeded(ParaError):
-    template = "the engine refused the limit {flag} {value}: {reason}"
+    template = "the engine refused the limit {limit}: {reason}"
     default_hint = "pick a value the machine can give (see docs/containers.md, Limits)"
 
 
@@ -190,9 +208,10 @@ class PortInUse(ParaError):
 
 
 class StateLocked(ParaError):
-    template = "another para process holds the state lock {path} (waited {seconds:.0f} s)"
+    template = "another para process holds the lock {path} (waited {seconds:.0f} s)"
     default_hint = (
-        "wait for it to finish; if no para process is running, delete the lock file {path}"
+        "wait for it to finish, or find it with: fuser {path} (the lock ends with the "
+        "process that holds it; deleting the file does not help)"
     )
 
 
@@ -205,8 +224,28 @@ class ConfigError(ParaError):
     default_hint = "fix the keys above (see docs/config.md and .para.example/)"
 
 
+class InvalidOption(ParaError):
+    template = "invalid option {lines}"
+    default_hint = "see the command's --help for what each option takes"
+
+
+class StorageError(ParaError):
+    """The machine refused a write: a full disk, a read-only file system, permissions."""
+
+    template = "cannot write {path}: {cause}"
+    default_hint = (
+        "make room or fix the file system, then run the command again (what it did so far "
+        "is kept consistent: a start is undone, a finish or cancel completes when run again)"
+    )
+
+
 class ChannelError(ParaError):
     template = "{problem}"
+
+
+class NotATerminal(ParaError):
+    template = "{what} needs a terminal (its input and output are not one here)"
+    default_hint = "para list shows the same in plain text (para list --json for scripts)"
 
 
 class Interrupted(ParaError):
@@ -225,6 +264,11 @@ def validation_lines(errors: list[Any], source: str | None = None) -> list[str]:
     lines = []
     for err in errors:
         loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        line = f"{loc}: {err['msg']}"
+        line = f"{loc}: {validation_message(err)}"
         lines.append(f"{source}: {line}" if source else line)
     return lines
+
+
+def validation_message(error: Any) -> str:
+    """One pydantic error's message, without pydantic's "Value error, " prefix."""
+    return str(error["msg"]).removeprefix("Value error, ")

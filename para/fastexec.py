@@ -54,7 +54,12 @@ def _parse(args: list[str]) -> tuple[str | None, list[str], dict[str, str], str 
             continue
         if word in ("-e", "--env"):
             key, sep, val = value.partition("=")
-            if not sep or not key or not key.replace("_", "a").isalnum():
+            if (
+                not sep
+                or not key.isascii()
+                or not key.replace("_", "a").isalnum()
+                or key[0].isdigit()
+            ):
                 return None  # the CLI explains what a valid KEY=VALUE is
             env[key] = val
         else:
@@ -66,13 +71,16 @@ def _record(sessions: Path, name: str | None, cwd: Path) -> dict[str, Any] | Non
     """The active record the name rule picks (``para.sessions.resolve.choose``)."""
     try:
         paths = [sessions / f"{name}.json"] if name else sorted(sessions.glob("*.json"))
-        records = [json.loads(path.read_bytes()) for path in paths]
-    except (OSError, ValueError):
-        return None
+        records = {path.stem: json.loads(path.read_bytes()) for path in paths}
+    except (OSError, ValueError, RecursionError):
+        return None  # the CLI says what is wrong with which record
     active = {
-        str(r.get("name")): r
-        for r in records
-        if isinstance(r, dict) and r.get("schema_version") == 1 and r.get("status") == "active"
+        stem: r
+        for stem, r in records.items()
+        if isinstance(r, dict)
+        and r.get("schema_version") == 1
+        and r.get("status") == "active"
+        and r.get("name") == stem
     }
     from para.sessions.resolve import choose, session_at
 

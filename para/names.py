@@ -99,6 +99,14 @@ def validate_name(name: str) -> str:
     return name
 
 
+def is_valid_name(name: str) -> bool:
+    try:
+        validate_name(name)
+    except InvalidName:
+        return False
+    return True
+
+
 def generate_name(taken: Container[str], rng: random.Random | None = None) -> str:
     """A free ``adjective-noun`` name; a numeric suffix once the pairs run out."""
     rng = rng or random.Random()

@@ -4,6 +4,7 @@ container)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,16 +12,21 @@ if TYPE_CHECKING:
     from para.state import ContainerRef
 
 
+# A variable name as POSIX shells take it (``É`` is not one: ASCII letters, digits, _)
+ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def parse_env_pairs(pairs: list[str]) -> dict[str, str]:
     """``["K=V", ...]`` -> ``{K: V}``; a bad entry is a ContainerError naming it."""
     out: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key or not key.replace("_", "a").isalnum():
+        if not sep or not ENV_KEY.fullmatch(key):
             from para.errors import ContainerError
 
             raise ContainerError(
-                problem=f"bad environment entry {pair!r}", hint="use KEY=VALUE, e.g. --env DEBUG=1"
+                problem=f"bad environment entry {pair!r}",
+                hint="use KEY=VALUE with KEY of ASCII letters, digits and _, e.g. --env DEBUG=1",
             )
         out[key] = value
     return out
@@ -40,18 +46,11 @@ class ContainerOptions:
     network: str | None = None
 
     def any_given(self) -> bool:
-        """Whether any choice was made (a container option implies ``--docker``)."""
-        return any(
-            [
-                self.image,
-                self.cpus,
-                self.memory,
-                self.pids,
-                self.env,
-                self.volumes,
-                self.ports,
-                self.network,
-            ]
+        """Whether any choice was made (a container option implies ``--docker``; so does
+        ``--cpus 0``, which is then refused, not ignored)."""
+        given = (self.image, self.cpus, self.memory, self.pids, self.network)
+        return any(value is not None for value in given) or bool(
+            self.env or self.volumes or self.ports
         )
 
     def flags(self) -> dict[str, Any]:
@@ -79,9 +78,9 @@ class ContainerOptions:
         """These choices where given, else ``base``'s (a recreate keeps earlier choices)."""
         return ContainerOptions(
             image=self.image or base.image,
-            cpus=self.cpus or base.cpus,
+            cpus=self.cpus if self.cpus is not None else base.cpus,
             memory=self.memory or base.memory,
-            pids=self.pids or base.pids,
+            pids=self.pids if self.pids is not None else base.pids,
             env=self.env or base.env,
             volumes=self.volumes or base.volumes,
             ports=self.ports or base.ports,

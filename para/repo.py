@@ -129,8 +129,18 @@ def _discover_with_git(here: Path) -> Repo:
     )
     lines = proc.stdout.splitlines()
     if proc.returncode != 0 or len(lines) != 2:
-        from para.errors import NotAGitRepository  # errors import click: only when needed
+        from para.errors import BareRepository, NotAGitRepository  # errors import click
 
+        bare = subprocess.run(
+            ["git", "rev-parse", "--is-bare-repository"],
+            cwd=here,
+            env=scrubbed_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if bare.stdout.strip() == "true":
+            raise BareRepository(path=str(here))
         raise NotAGitRepository(path=str(here))
     common, top = Path(lines[0]), Path(lines[1])
     root = common.parent if common.name == ".git" else top

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,9 +25,9 @@ from para.errors import (
     SessionExists,
     SessionNotFound,
     StateError,
-    StateLocked,
     validation_lines,
 )
+from para.locks import held
 from para.repo import Repo
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -82,6 +81,8 @@ class SessionRecord(_Record):
     last_request: dict[str, Any] | None = None
     pending: Literal["finish", "cancel"] | None = None
     pending_branch: str | None = None
+    # "cleanup": the work is on its branch; what is left is removing (re-run: only that)
+    pending_step: Literal["cleanup"] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,20 +115,27 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         os.close(dir_fd)
 
 
-def parse_record(path: Path, raw: bytes) -> SessionRecord:
+def parse_record(path: Path, raw: bytes, *, name: str | None = None) -> SessionRecord:
+    """A record from its file; ``name``, the session its file name says it is (a record
+    that says otherwise would overwrite another session's on its next write)."""
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StateError(problem=f"{path}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise StateError(problem=f"{path}: not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise StateError(problem=f"{path}: not a JSON object")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise StateError(problem=f"{path}: unknown schema_version {version!r}")
     try:
-        return SessionRecord.model_validate(data)
+        record = SessionRecord.model_validate(data)
     except ValidationError as exc:
         raise StateError(problem=f"{path}: {'; '.join(validation_lines(exc.errors()))}") from exc
+    if name is not None and record.name != name:
+        raise StateError(problem=f"{path}: names session {record.name!r}, not {name!r}")
+    return record
 
 
 class StateStore:
@@ -154,7 +162,7 @@ class StateStore:
 
         self.repo.state_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.lock_path), thread_local=False)
-        with _held(lock, self.lock_path, self.lock_timeout, "another para process"):
+        with held(lock, self.lock_path, self.lock_timeout, "another para process"):
             yield
 
     @contextlib.contextmanager
@@ -169,34 +177,50 @@ class StateStore:
             path = self.repo.state_dir / "locks" / f"{name}.lock"
             path.parent.mkdir(parents=True, exist_ok=True)
             lock = self._session_locks[name] = FileLock(str(path), thread_local=False)
-        with _held(lock, Path(lock.lock_file), timeout, f"another para process on {name}"):
+        with held(lock, Path(lock.lock_file), timeout, f"another para process on {name}"):
             yield
 
     @contextlib.contextmanager
-    def reserve(self, name: str) -> Iterator[None]:
-        """Hold ``NAME.starting`` exclusively while a session is created."""
+    def reserve(self, name: str) -> Iterator[Callable[..., None]]:
+        """Hold ``NAME.starting`` exclusively while a session is created; yields ``note``,
+        which records in the marker what the start is about to make (branch, worktree,
+        base commit), so that ``para clean`` can undo a start that was killed."""
+        self._private()
         self.repo.sessions_dir.mkdir(parents=True, exist_ok=True)
         marker = self.repo.sessions_dir / f"{name}.starting"
         for _attempt in range(2):
             try:
-                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             except FileExistsError:
-                holder = _marker_pid(marker)
-                if holder is not None and not pid_alive(holder):
+                left = marker_facts(marker)
+                holder = left.get("pid")
+                if isinstance(holder, int) and not pid_alive(holder):
+                    if "branch" in left:
+                        raise SessionExists(
+                            name=name,
+                            reason="a start of it was interrupted and left things behind",
+                            hint="para clean finishes undoing it",
+                        ) from None
                     with contextlib.suppress(FileNotFoundError):
-                        marker.unlink()  # left by a process that died mid-start
+                        marker.unlink()  # a start that died before making anything
                     continue
                 who = f"process {holder}" if holder else "another process"
                 raise SessionExists(name=name, reason=f"being started by {who}") from None
             break
         else:
             raise SessionExists(name=name, reason="being started by another process")
+        facts: dict[str, Any] = {"pid": os.getpid()}
         try:
-            os.write(fd, str(os.getpid()).encode())
+            os.write(fd, json.dumps(facts).encode())
         finally:
             os.close(fd)
+
+        def note(**more: Any) -> None:
+            facts.update(more)
+            write_atomic(marker, json.dumps(facts).encode(), mode=0o600)
+
         try:
-            yield
+            yield note
         finally:
             with contextlib.suppress(FileNotFoundError):
                 marker.unlink()
@@ -206,8 +230,8 @@ class StateStore:
             return []
         stale = []
         for marker in self.repo.sessions_dir.glob("*.starting"):
-            pid = _marker_pid(marker)
-            if pid is None or not pid_alive(pid):
+            pid = marker_facts(marker).get("pid")
+            if not isinstance(pid, int) or not pid_alive(pid):
                 stale.append(marker)
         return stale
 
@@ -222,7 +246,9 @@ class StateStore:
             raw = path.read_bytes()
         except FileNotFoundError:
             raise SessionNotFound(name=name) from None
-        return parse_record(path, raw)
+        except IsADirectoryError:
+            raise StateError(problem=f"{path}: a directory, not a record") from None
+        return parse_record(path, raw, name=name)
 
     def load_all(self) -> tuple[list[SessionRecord], list[BadRecord]]:
         records: list[SessionRecord] = []
@@ -230,21 +256,36 @@ class StateStore:
         if not self.repo.sessions_dir.is_dir():
             return records, bad
         for path in sorted(self.repo.sessions_dir.glob("*.json")):
+            if path.is_symlink() or not path.is_file():
+                bad.append(BadRecord(path=path, reason=f"{path}: not a regular file"))
+                continue
             try:
-                records.append(parse_record(path, path.read_bytes()))
+                records.append(parse_record(path, path.read_bytes(), name=path.stem))
             except StateError as exc:
                 bad.append(BadRecord(path=path, reason=str(exc.message)))
             except FileNotFoundError:
                 continue  # removed between glob and read
         return records, bad
 
-    def write(self, record: SessionRecord) -> None:
+    def write(self, record: SessionRecord, *, replacing: SessionRecord | None = None) -> None:
+        """Write ``record``; ``replacing``, an ended session of the same name, goes to
+        the archive in the same locked step."""
         with self.lock():
+            if replacing is not None:
+                self._archive_unlocked(replacing)
             self._write_unlocked(record)
 
     def _write_unlocked(self, record: SessionRecord) -> None:
         data = record.model_dump_json(indent=2).encode() + b"\n"
-        write_atomic(self.path_of(record.name), data)
+        self._private()
+        write_atomic(self.path_of(record.name), data, mode=0o600)
+
+    def _private(self) -> None:
+        """Records hold the values of ``--env``: the state directory is the user's alone."""
+        state = self.repo.state_dir
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if state.stat().st_mode & 0o077:
+            state.chmod(0o700)
 
     def update(self, name: str, change: Callable[[SessionRecord], SessionRecord]) -> SessionRecord:
         """Lock, re-read, apply ``change``, write; returns the new record."""
@@ -258,13 +299,22 @@ class StateStore:
             self.path_of(name).unlink()
 
     def archive(self, record: SessionRecord) -> Path:
-        """Move a finished or cancelled record out of the way of a new session of its name."""
+        """Move a finished or cancelled record out of the way of a new session of its
+        name (a new file each time: two archives of one name never share one)."""
+        with self.lock():
+            return self._archive_unlocked(record)
+
+    def _archive_unlocked(self, record: SessionRecord) -> Path:
         stamp = (record.finished_at or utcnow()).strftime("%Y%m%dT%H%M%SZ")
         target = self.repo.archive_dir / f"{stamp}-{record.name}.json"
-        with self.lock():
-            write_atomic(target, record.model_dump_json(indent=2).encode() + b"\n")
-            with contextlib.suppress(FileNotFoundError):
-                self.path_of(record.name).unlink()
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.repo.archive_dir / f"{stamp}.{n}-{record.name}.json"
+        self._private()
+        write_atomic(target, record.model_dump_json(indent=2).encode() + b"\n", mode=0o600)
+        with contextlib.suppress(FileNotFoundError):
+            self.path_of(record.name).unlink()
         return target
 
     def load_archived(self) -> tuple[list[tuple[Path, SessionRecord]], list[BadRecord]]:
@@ -284,32 +334,20 @@ class StateStore:
             path.unlink()
 
 
-@contextlib.contextmanager
-def _held(lock: Any, path: Path, timeout: float, who: str) -> Iterator[None]:
-    """Hold a FileLock; say "waiting" only when actually blocked; StateLocked at timeout."""
-    from filelock import Timeout
-
+def marker_facts(marker: Path) -> dict[str, Any]:
+    """What a ``NAME.starting`` marker says: ``pid``, and once the start got that far,
+    ``branch``, ``worktree`` and ``base_commit`` (an older marker holds the pid alone)."""
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if timeout <= 0:
-            raise StateLocked(path=str(path), seconds=0) from None
-        print(f"waiting for {who} (lock {path})", file=sys.stderr)
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout as exc:
-            raise StateLocked(path=str(path), seconds=timeout) from exc
+        text = marker.read_text().strip()
+    except OSError:
+        return {}
+    if text.isdigit():
+        return {"pid": int(text)}
     try:
-        yield
-    finally:
-        lock.release()
-
-
-def _marker_pid(marker: Path) -> int | None:
-    try:
-        return int(marker.read_text().strip() or "0") or None
-    except (OSError, ValueError):
-        return None
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def pid_alive(pid: int) -> bool:

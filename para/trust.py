@@ -101,7 +101,7 @@ class TrustStore:
     def _load(self) -> dict[str, dict[str, str]]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -150,7 +150,7 @@ def review(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
             continue
         try:
             data = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = {}
         layer = {"docker": data} if path.name == "docker.json" else data
         keys = gated_keys(layer, repo_root) if isinstance(data, dict) else []

@@ -1,4 +1,4 @@
-"""make bench: para against raw git/docker, side by side, in one run (DESIGN section 9).
+"""make bench: para against raw git/docker, side by side, in one run (docs/performance.md).
 
 Each row alternates A (para) and B (the raw floor) runs after a warm-up, and prints the
 medians and the ratio A/B. Rows that need an engine run on Docker and on Podman when

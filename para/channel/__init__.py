@@ -1,4 +1,4 @@
-"""The session channel: status reports, the command queue and requests (DESIGN section 6).
+"""The session channel: status reports, the command queue and requests (docs/channel.md).
 
 Each session has ``.para/state/channels/NAME/``, mounted at ``/para/channel`` in its
 container. The container can write anything there, so the host reads it defensively:

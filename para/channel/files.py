@@ -85,6 +85,9 @@ class ChannelDir:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             self.reject(sub, name, f"not valid JSON: {exc}")
             return None
+        except RecursionError:
+            self.reject(sub, name, "not valid JSON: nested too deeply")
+            return None
         try:
             return model.model_validate(data)
         except ValidationError as exc:

@@ -136,6 +136,12 @@ def dispatch(
 def monitor(ctx: click.Context, interval: float, no_watch: bool) -> None:
     """Every session at a glance, with actions (keys: a attach, l logs, f finish,
     c cancel, r refresh, q quit). Also carries out requests like para watch."""
+    import sys
+
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        from para.errors import NotATerminal
+
+        raise NotATerminal(what="para monitor")
     from para.monitor.app import MonitorApp
 
     MonitorApp(app_of(ctx).sessions, interval=interval, watch_requests=not no_watch).run()

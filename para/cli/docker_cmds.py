@@ -10,7 +10,7 @@ import click
 from para.cli import render
 from para.cli.common import app_of, name_of, record_of
 from para.cli.options import build_options, container_options
-from para.errors import ContainerNotFound
+from para.errors import AmbiguousSession, ContainerNotFound
 
 
 class CommandAfterDashes(click.Command):
@@ -126,8 +126,14 @@ def exec(
     it in the session's runner and prints the job id.
     """
     argv: list[str] | None = ctx.meta.get("para.argv")
+    dashes = argv is not None
     if argv is None:
-        name, argv = None, list(words)
+        # docker's order, NAME CMD...: the first word is the session when one has its name
+        from para.names import is_valid_name
+
+        store = app_of(ctx).store
+        named = len(words) > 1 and is_valid_name(words[0]) and store.exists(words[0])
+        name, argv = (words[0], list(words[1:])) if named else (None, list(words))
     else:
         if len(words) > 1:
             raise click.UsageError("give at most one session NAME before --")
@@ -138,8 +144,8 @@ def exec(
         raise click.UsageError("--timeout goes with --detach")
     from para.cli.exec_cmd import run_exec
 
-    ctx.exit(
-        run_exec(
+    try:
+        code = run_exec(
             ctx,
             name,
             argv,
@@ -149,7 +155,14 @@ def exec(
             workdir=workdir,
             timeout=timeout,
         )
-    )
+    except AmbiguousSession as exc:
+        if dashes:
+            raise
+        raise AmbiguousSession(
+            problem=exc.message,
+            hint="name the session before the command: para docker exec NAME -- CMD...",
+        ) from None
+    ctx.exit(code)
 
 
 @docker.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from datetime import UTC, datetime
@@ -12,7 +13,13 @@ import click
 
 from para import __version__
 from para.app import App
-from para.errors import EXIT_INTERRUPTED, Interrupted, ParaError, UnexpectedError
+from para.errors import (
+    EXIT_INTERRUPTED,
+    Interrupted,
+    ParaError,
+    StorageError,
+    UnexpectedError,
+)
 
 
 def _crash_log_dir(ctx: click.Context) -> Path:
@@ -24,6 +31,27 @@ def _crash_log_dir(ctx: click.Context) -> Path:
     return Path(state) / "para" / "logs"
 
 
+def redacted(argv: list[str]) -> list[str]:
+    """The command line without the values of ``--env``/``-e`` (they may be secrets)."""
+    out: list[str] = []
+    hide = False
+    for word in argv:
+        if word == "--":
+            out.extend(argv[len(out) :])
+            break
+        if hide:
+            out.append(word.partition("=")[0] + "=***")
+            hide = False
+        elif word in ("--env", "-e"):
+            out.append(word)
+            hide = True
+        elif word.startswith("--env="):
+            out.append("--env=" + word.removeprefix("--env=").partition("=")[0] + "=***")
+        else:
+            out.append(word)
+    return out
+
+
 def write_crash_log(ctx: click.Context, exc: BaseException) -> Path | None:
     import traceback
 
@@ -33,7 +61,7 @@ def write_crash_log(ctx: click.Context, exc: BaseException) -> Path | None:
         directory = _crash_log_dir(ctx)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"crash-{stamp}-{os.getpid()}.log"
-        argv = " ".join(sys.argv)
+        argv = " ".join(redacted(sys.argv))
         path.write_text(f"para {__version__}\nargv: {argv}\n\n{text}", encoding="utf-8")
     except Exception:
         return None
@@ -45,6 +73,25 @@ def _print_warnings(ctx: click.Context) -> None:
     app: App | None = ctx.obj
     for text in app.warnings if app is not None else []:
         click.echo(f"warning: {text}", err=True)
+
+
+# What the machine says when it cannot store something: the user's to fix, not a bug.
+_STORAGE_ERRORS = frozenset(
+    {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EIO}
+)
+
+
+def _unexpected(ctx: click.Context, exc: BaseException) -> UnexpectedError:
+    if os.environ.get("PARA_DEBUG") == "1":
+        import traceback
+
+        traceback.print_exception(exc)
+    path = write_crash_log(ctx, exc)
+    where = f"traceback saved to {path}" if path else "traceback could not be saved"
+    return UnexpectedError(
+        error=f"{type(exc).__name__}: {exc}",
+        hint=f"{where}; please report it (PARA_DEBUG=1 prints it)",
+    )
 
 
 class ParaGroup(click.Group):
@@ -63,17 +110,14 @@ class ParaGroup(click.Group):
             raise
         except KeyboardInterrupt:
             raise Interrupted() from None
-        except Exception as exc:
-            if os.environ.get("PARA_DEBUG") == "1":
-                import traceback
-
-                traceback.print_exc()
-            path = write_crash_log(ctx, exc)
-            where = f"traceback saved to {path}" if path else "traceback could not be saved"
-            raise UnexpectedError(
-                error=f"{type(exc).__name__}: {exc}",
-                hint=f"{where}; please report it (PARA_DEBUG=1 prints it)",
+        except OSError as exc:
+            if exc.errno not in _STORAGE_ERRORS:
+                raise _unexpected(ctx, exc) from exc
+            raise StorageError(
+                path=exc.filename or "a file", cause=exc.strerror or str(exc)
             ) from exc
+        except Exception as exc:
+            raise _unexpected(ctx, exc) from exc
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -149,10 +193,35 @@ def _register() -> None:
 _register()
 
 
+GLOBAL_OPTIONS = ("-C", "--backend")
+
+
+def global_options_first(argv: list[str]) -> list[str]:
+    """``para start feat --backend podman`` as ``para --backend podman start feat``: the
+    global options are taken wherever they stand before a ``--``."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    moved: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < cut:
+        word = argv[i]
+        if i > 0 and word in GLOBAL_OPTIONS and i + 1 < cut:
+            moved += [word, argv[i + 1]]
+            i += 2
+            continue
+        if i > 0 and word.startswith("--backend="):
+            moved.append(word)
+        else:
+            rest.append(word)
+        i += 1
+    return [*moved, *rest, *argv[cut:]]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point. Returns the exit code (also used by tests)."""
+    args = global_options_first(list(sys.argv[1:] if argv is None else argv))
     try:
-        cli.main(args=argv, prog_name="para", standalone_mode=True)
+        cli.main(args=args, prog_name="para", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

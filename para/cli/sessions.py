@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 import click
@@ -132,6 +133,7 @@ def finish(
         return
     click.echo(f"finished session {record.name}: branch {record.branch} is ready for review")
     click.echo(f"  review: git log {record.base}..{record.branch}")
+    _left_the_worktree(ctx, record.worktree)
 
 
 @click.command()
@@ -155,6 +157,7 @@ def cancel(ctx: click.Context, name: str | None, force: bool, as_json: bool) -> 
         return
     click.echo(f"cancelled session {record.name}: archived on {record.archive_branch}")
     click.echo(f"  bring it back: para recover {record.name}")
+    _left_the_worktree(ctx, record.worktree)
 
 
 @click.command()
@@ -172,6 +175,18 @@ def recover(ctx: click.Context, name: str | None, as_json: bool) -> None:
         return
     click.echo(f"recovered session {record.name} on {record.branch}")
     click.echo(f"  worktree  {record.worktree}")
+
+
+def _left_the_worktree(ctx: click.Context, worktree: str) -> None:
+    """Your shell was in the worktree that is gone now: say where to go."""
+    app = app_of(ctx)
+    here = app.cwd
+    if here == Path(worktree) or Path(worktree) in here.parents:
+        click.echo(
+            f"note: this shell's directory was in the removed worktree: "
+            f"cd {shlex.quote(str(app.repo.root))}",
+            err=True,
+        )
 
 
 @click.command()

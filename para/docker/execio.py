@@ -170,11 +170,17 @@ def exec_command(
     workdir: str | None = None,
     user: str | None = None,
 ) -> int:
-    """Run ``argv`` in the container with ``io``; the command's exit code.
+    """Run ``argv`` in the container with ``io``; the command's exit code, or 130 when
+    Ctrl-C stopped it.
 
     Before the command has started, failures are the transport's (APIError,
-    ConnectionFailed: nothing ran); after, ExecLost.
+    ConnectionFailed: nothing ran); after, ExecLost. Without a TTY, Ctrl-C does not
+    reach the command through the stream: para signals it (and what it started) inside
+    the container, by the ``PARA_EXEC`` tag in its environment, SIGINT first and SIGKILL
+    after a grace period or a second Ctrl-C.
     """
+    tag = os.urandom(8).hex()
+    env = {**(env or {}), "PARA_EXEC": tag}
     config = exec_config(
         argv, stdin=io.stdin is not None, tty=io.tty, env=env, workdir=workdir, user=user
     )
@@ -191,9 +197,68 @@ def exec_command(
         with contextlib.closing(sock):
             if io.tty:
                 pump_tty(resize, sock, rest, io.stdin, io.stdout)
-            else:
-                pump_multiplexed(sock, rest, io.stdin, io.stdout, io.stderr)
-        code = api.request("GET", f"/exec/{exec_id}/json").json().get("ExitCode")
+            elif not _pump_until_done(
+                sock, rest, io, lambda sig: _signal(api, container_id, tag, sig)
+            ):
+                return 130
+        state = api.request("GET", f"/exec/{exec_id}/json").json()
     except (APIError, ConnectionFailed, OSError, ValueError) as exc:
         raise ExecLost(str(exc)) from exc
+    if state.get("Running"):  # the stream ended, the command did not: the link broke
+        raise ExecLost("the output stopped while the command still runs")
+    code = state.get("ExitCode")
     return int(code) if code is not None else 1
+
+
+GRACE = 10.0
+# Signals every process whose environment holds the tag ($0) with the signal ($1).
+_SIGNAL_SCRIPT = (
+    "for p in /proc/[0-9]*; do "
+    'if tr "\\000" "\\n" < "$p/environ" 2>/dev/null | grep -qx "$0"; then '
+    'kill -"$1" "${p#/proc/}" 2>/dev/null; fi; done; true'
+)
+
+
+def _pump_until_done(
+    sock: socket.socket, rest: bytes, io: ExecIO, send: Callable[[str], None]
+) -> bool:
+    """Move the stream in a thread while this one waits for Ctrl-C; False when the
+    command was interrupted (it got SIGINT, and SIGKILL if it lingered)."""
+    failed: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            pump_multiplexed(sock, rest, io.stdin, io.stdout, io.stderr)
+        except BaseException as exc:
+            failed.append(exc)
+
+    mover = threading.Thread(target=pump, daemon=True)
+    mover.start()
+    try:
+        while mover.is_alive():
+            mover.join(0.2)
+    except KeyboardInterrupt:
+        send("INT")
+        with contextlib.suppress(KeyboardInterrupt):
+            mover.join(GRACE)
+        if mover.is_alive():
+            send("KILL")
+            mover.join(2.0)
+        return False
+    if failed:
+        raise failed[0]
+    return True
+
+
+def _signal(api: Transport, container_id: str, tag: str, signal_name: str) -> None:
+    """Send ``signal_name`` to the processes of an exec, by its tag (best effort)."""
+    argv = ["/bin/sh", "-c", _SIGNAL_SCRIPT, f"PARA_EXEC={tag}", signal_name]
+    config = exec_config(argv, stdin=False, tty=False)
+    with contextlib.suppress(APIError, ConnectionFailed, OSError, ValueError, KeyError):
+        exec_id = api.request(
+            "POST", f"/containers/{quote_path(container_id)}/exec", body=config
+        ).json()["Id"]
+        sock, rest = api.exec_start(exec_id, False)
+        with contextlib.closing(sock):
+            for _chunk in received(sock, rest):
+                pass

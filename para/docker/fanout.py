@@ -30,10 +30,20 @@ def exec_all(
     ]
     states = manager.states(records)
     targets = [r for r in records if states.get(r.name, {}).get("state") == "running"]
+    skipped = [
+        f"{r.name} ({states.get(r.name, {}).get('state', 'unknown')})"
+        for r in records
+        if r not in targets
+    ]
     if not targets:
         raise ContainerNotFound(
-            "no session has a running container", hint="start one: para start NAME --docker"
+            "no session has a running container"
+            + (f" (skipped: {', '.join(skipped)})" if skipped else ""),
+            hint="start one: para docker start NAME, or para start NAME --docker",
         )
+    if skipped:
+        err.write(f"para: skipped, container not running: {', '.join(skipped)}\n".encode())
+        err.flush()
     lock = threading.Lock()
     width = max(len(r.name) for r in targets)
 

@@ -16,14 +16,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from para.channel.layout import install_helpers
 from para.config import DockerConfig, load_config
 from para.docker import cleanup, fanout, health, mounts, networks, spec, status
 from para.docker import labels as L
 from para.docker.connect import ServiceFactory, attach_known, default_connect
 from para.docker.execio import ExecIO
 from para.docker.service import ContainerInfo, DockerService, PullProgress
-from para.errors import ContainerAlreadyRunning, ContainerError, ContainerNotFound, ParaError
+from para.errors import (
+    ContainerAlreadyRunning,
+    ContainerError,
+    ContainerNotFound,
+    ImageNotFound,
+    ParaError,
+)
 from para.options import ContainerOptions, parse_env_pairs
 from para.repo import Repo
 from para.state import ContainerRef, SessionRecord, StateStore
@@ -71,7 +76,13 @@ class DockerManager:
         """The engine for new containers (configuration), or the one a record names."""
         key = (backend or self.config.backend, host if host is not None else self.config.host)
         if key not in self._services:
-            self._services[key] = self._connect(key[0], key[1], self.env)
+            service = self._services[key] = self._connect(key[0], key[1], self.env)
+            chosen = self.env.get("DOCKER_HOST")
+            if chosen and key == ("auto", None) and service.info.endpoint != chosen:
+                self.warnings.append(
+                    f"DOCKER_HOST={chosen} did not answer; using {service.info.backend} at "
+                    f"{service.info.endpoint} instead"
+                )
         return self._services[key]
 
     def service_for(self, ref: ContainerRef) -> DockerService:
@@ -96,7 +107,7 @@ class DockerManager:
         service = self.service(cfg.backend, cfg.host)
         image = spec.resolve_image(cfg, self.repo.root)
         if service.image(image) is None:
-            self._pull(service, image)
+            self.pull(service, image, spec.image_origin(cfg, self.repo.root))
 
     def check_engine(self, options: ContainerOptions | None) -> None:
         """Fail early (before any worktree exists) when no engine answers or input is bad."""
@@ -112,85 +123,26 @@ class DockerManager:
         undo: contextlib.ExitStack,
     ) -> ContainerRef:
         """Create and start the session's container; its undo goes on ``undo``."""
-        worktree = Path(record.worktree)
-        cfg = self.session_config(options)
-        service = self.service(cfg.backend, cfg.host)
-        info = service.ping()
-        channel, home, gitdir = mounts.session_dirs(self.repo, self.git, record, undo)
-        image = spec.resolve_image(cfg, worktree)
-        made_mounts = mounts.session_mounts(
-            self.repo,
-            record,
-            cfg,
-            options,
-            channel=channel,
-            helpers=install_helpers(self.repo.state_dir),
-            home=home,
-            gitdir=gitdir,
-            git=self.git,
-            env=self.env,
-            worktrees=self.worktrees_dir,
-        )
-        requested = [*cfg.ports, *(options.ports if options else [])]
-        if requested and cfg.network.mode in ("host", "none"):
-            raise ContainerError(
-                problem=f"ports cannot be published with --network {cfg.network.mode}",
-                hint="with host the container uses the host's ports directly; with none it "
-                "has no network: drop --port, or use bridge/session",
-            )
-        ports = spec.parse_ports(requested)
-        network = networks.for_container(service, self.repo, cfg.network.mode, undo)
-        image_info = service.image(image) or self._pull(service, image)
-        env, missing = spec.environment(
-            record,
-            cfg,
-            options,
-            image_env=image_info.env,
-            ports=ports,
-            identity=spec.git_identity(self.git, self.env),
-            host_env=self.env,
-        )
-        if missing:
-            self.warnings.append(
-                f"docker.forward_env names variables not set here: {', '.join(missing)}"
-            )
-        made = spec.build(
-            repo=self.repo,
-            record=record,
-            cfg=cfg,
-            image=image,
-            env=env,
-            mounts=made_mounts,
-            network=network,
-            ports=ports,
-            config_hash=spec.fingerprint(cfg, image, options),
-        )
-        mounts.grant(made.user, [channel, home, gitdir.root])
-        health.clear_ready(channel)
-        container_id = service.create(made)
-        undo.callback(self._quiet_remove, service, container_id)
-        service.start(container_id)
-        health.wait_ready(service, container_id, channel)
-        return ContainerRef(
-            id=container_id,
-            name=made.name,
-            image=image,
-            backend=info.backend,
-            endpoint=info.endpoint,
-            network=network if cfg.network.mode == "session" else None,
-            network_mode=cfg.network.mode,
-            ports={str(c): h for c, h in ports.items()},
-            workdir=cfg.workdir,
-            user=made.user,
-            options=(options or ContainerOptions()).to_dict(),
-            git="own",
-        )
+        from para.docker.create import create_container
 
-    def _pull(self, service: DockerService, image: str) -> Any:
-        if self.pull_reporter is None:
-            return service.pull(image, lambda _p: None)
-        with self.pull_reporter(image) as report:
-            return service.pull(image, report)
+        return create_container(self, record, options, undo)
+
+    def pull(self, service: DockerService, image: str, origin: str | None = None) -> Any:
+        """Pull a missing image; ``origin`` says why para chose it, for the error."""
+        try:
+            if self.pull_reporter is None:
+                return service.pull(image, lambda _p: None)
+            with self.pull_reporter(image) as report:
+                return service.pull(image, report)
+        except ImageNotFound as exc:
+            if origin is None:
+                raise
+            raise type(exc)(
+                image=image,
+                reason=f"{exc.facts.get('reason', exc.message)}; para chose it from {origin}",
+                hint="name an image this engine has: --image IMAGE, or docker.image in "
+                ".para/docker.json (or set that mapping)",
+            ) from exc
 
     def _quiet_remove(self, service: DockerService, container_id: str) -> None:
         with contextlib.suppress(ParaError):
@@ -263,6 +215,15 @@ class DockerManager:
             )
             undo.pop_all()
         return updated
+
+    def remove_leftovers(self, name: str) -> int:
+        """Remove this repository's containers of session ``name`` (one a killed start
+        made before it could write the record); how many there were."""
+        service = self.service()
+        found = service.list_containers({**L.repo_filter(self.repo.repo_id), L.SESSION: name})
+        for info in found:
+            service.remove(info.id)
+        return len(found)
 
     def stop(self, record: SessionRecord) -> None:
         ref = self._ref(record)

@@ -17,7 +17,7 @@ from docker.utils import parse_repository_tag
 from para.docker.endpoint import Endpoint
 from para.docker.http import APIError, ConnectionFailed, Response
 from para.docker.service import PullProgress
-from para.errors import EngineUnavailable, ImageNotFound
+from para.errors import EngineUnavailable, ImageNotFound, RegistryUnreachable
 
 
 def client_for(endpoint: Endpoint, env: Mapping[str, str]) -> Any:
@@ -108,7 +108,7 @@ def pull(
         client = client_for(endpoint, env)
         for event in client.pull(repository, tag=tag or "latest", stream=True, decode=True):
             if "error" in event:
-                raise ImageNotFound(image=ref, reason=str(event["error"]).strip())
+                raise pull_failed(ref, str(event["error"]).strip())
             detail = event.get("progressDetail") or {}
             progress(
                 PullProgress(
@@ -119,6 +119,29 @@ def pull(
                 )
             )
     except docker.errors.APIError as exc:
-        raise ImageNotFound(image=ref, reason=str(exc.explanation or exc)) from exc
+        raise pull_failed(ref, str(exc.explanation or exc)) from exc
     except docker.errors.DockerException as exc:
         raise unavailable(exc) from exc
+
+
+# What an engine says when it cannot reach a registry at all (offline, DNS, a proxy).
+_UNREACHABLE = (
+    "dial tcp",
+    "lookup ",
+    "no such host",
+    "connection refused",
+    "network is unreachable",
+    "i/o timeout",
+    "tls handshake timeout",
+    "temporary failure in name resolution",
+    "server misbehaving",
+    "connection reset",
+)
+
+
+def pull_failed(ref: str, message: str) -> ImageNotFound:
+    """A failed pull, saying whether the registry was out of reach rather than the name
+    wrong."""
+    if any(word in message.lower() for word in _UNREACHABLE):
+        return RegistryUnreachable(image=ref, reason=message)
+    return ImageNotFound(image=ref, reason=message)

@@ -80,6 +80,17 @@ def resolve_image(cfg: DockerConfig, worktree: Path) -> str:
     return cfg.default_image
 
 
+def image_origin(cfg: DockerConfig, worktree: Path) -> str | None:
+    """Where para's choice of image came from, when nobody named it: the project type's
+    mapping or the default (a missing image is then no typo of the user's)."""
+    if cfg.image:
+        return None
+    kind = detect_project_type(worktree)
+    if kind and kind in cfg.image_mappings:
+        return f"docker.image_mappings[{kind!r}], as this looks like a {kind} project"
+    return "docker.default_image, as nothing else names an image"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

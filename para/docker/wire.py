@@ -142,6 +142,9 @@ def container_from_list(item: dict[str, Any]) -> ContainerInfo:
 def start_error(exc: APIError) -> ParaError:
     text = exc.message
     lowered = text.lower()
+    limit = limit_at_start(text)
+    if limit is not None:
+        return limit
     if "address already in use" in lowered or "port is already allocated" in lowered:
         port = port_from_message(text)
         return PortInUse(
@@ -174,10 +177,22 @@ def limit_refused(spec: ContainerSpec, message: str) -> ResourceLimitExceeded | 
     """The engine's refusal of a resource limit as para's error, naming the flag."""
     lowered = message.lower()
     if "cpu" in lowered and spec.nano_cpus:
-        cpus = f"{spec.nano_cpus / 1e9:g}"
-        return ResourceLimitExceeded(flag="--cpus", value=cpus, reason=message)
+        return ResourceLimitExceeded(limit=f"--cpus {spec.nano_cpus / 1e9:g}", reason=message)
     if "memory" in lowered and spec.memory:
-        return ResourceLimitExceeded(flag="--memory", value=f"{spec.memory} bytes", reason=message)
+        return ResourceLimitExceeded(limit=f"--memory {spec.memory} bytes", reason=message)
     if "pids" in lowered and spec.pids_limit:
-        return ResourceLimitExceeded(flag="--pids", value=str(spec.pids_limit), reason=message)
+        return ResourceLimitExceeded(limit=f"--pids {spec.pids_limit}", reason=message)
+    return None
+
+
+def limit_at_start(message: str) -> ResourceLimitExceeded | None:
+    """The runtime's refusal of a limit when the container starts (no spec at hand)."""
+    lowered = message.lower()
+    for words, limit in (
+        (("memory limit", "memory.limit"), "--memory"),
+        (("cpu.cfs", "cfs_quota", "cpu quota", "cpu shares"), "--cpus"),
+        (("pids.max", "pids limit"), "--pids"),
+    ):
+        if any(word in lowered for word in words):
+            return ResourceLimitExceeded(limit=limit, reason=message)
     return None

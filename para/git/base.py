@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from para.errors import GitError, NotAGitRepository
-from para.git.env import run_git
+from para.git.env import changing, run_git
 
 if TYPE_CHECKING:
     import git as gitpython
@@ -64,8 +64,11 @@ class GitBase:
             return
         from filelock import FileLock
 
+        from para.locks import held
+
         self.worktree_lock.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.worktree_lock), timeout=120, thread_local=False):
+        lock = FileLock(str(self.worktree_lock), thread_local=False)
+        with held(lock, self.worktree_lock, 15.0, "another para process changing worktrees"):
             yield
 
     @property
@@ -79,14 +82,16 @@ class GitBase:
                 raise NotAGitRepository(path=str(self.root)) from exc
         return self._repo
 
-    def _read(self, *args: str, cwd: Path | None = None) -> str:
-        """A query or a worktree change on ``start``'s path: git directly (see module doc)."""
-        return run_git(args, cwd or self.root).rstrip("\n")
+    def _read(self, *args: str, cwd: Path | None = None, changes: bool = False) -> str:
+        """A query or a worktree change on ``start``'s path: git directly (see module
+        doc); ``changes``: it changes the repository, so it dies with para."""
+        return run_git(args, cwd or self.root, changes=changes).rstrip("\n")
 
     def _git(self, *args: str, cwd: Path | None = None, **kwargs: Any) -> str:
         """A change to history or branches, through GitPython."""
         import git as gitpython
 
+        kwargs.update(changing())
         try:
             if cwd is None:
                 return str(self.repo.git.execute(["git", *args], **kwargs))

@@ -8,10 +8,14 @@ starts and offers no way to unset a variable per call.
 
 from __future__ import annotations
 
+import functools
 import os
+import signal
 import subprocess
+import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from para.errors import GitError
 
@@ -54,14 +58,42 @@ def scrub_process_env(environ: MutableMapping[str, str] | None = None) -> None:
         target.pop(var, None)
 
 
-def run_git(args: Sequence[str], cwd: Path, *, check: bool = True) -> str:
+@functools.cache
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_para() -> None:
+    """``preexec_fn`` of the git processes that change the repository: the kernel kills
+    them when para dies (PR_SET_PDEATHSIG), so a para killed half-way leaves no git
+    working on behind its back, and running para again finds the repository still."""
+    _libc().prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+
+
+def changing() -> dict[str, Any]:
+    """Popen arguments for a git that changes the repository (Linux: dies with para)."""
+    if not sys.platform.startswith("linux"):
+        return {}
+    _libc()  # loaded here, not in the child
+    return {"preexec_fn": die_with_para}
+
+
+def run_git(args: Sequence[str], cwd: Path, *, check: bool = True, changes: bool = False) -> str:
     """Run git directly (no GitPython) and return stdout. Only ``Git`` and ``repo``'s
     fallback call it: everything else asks the ``Git`` adapter."""
     proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=scrubbed_env(), capture_output=True, text=True, check=False
+        ["git", *args],
+        cwd=cwd,
+        env=scrubbed_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        **(changing() if changes else {}),
     )
     if check and proc.returncode != 0:
         raise GitError(
             command=" ".join(args), stderr=proc.stderr.strip() or f"exit {proc.returncode}"
         )
-    return proc.stdout
+    return str(proc.stdout)

@@ -53,21 +53,6 @@ class Queries(GitBase):
                 tips[name] = sha
         return tips
 
-    def diff_numstat(self, worktree: Worktree) -> tuple[int, int]:
-        """Lines added and removed in the worktree against HEAD (tracked files)."""
-        out = run_git(
-            [*worktree.args(), "--no-optional-locks", "diff", "--numstat", "HEAD"],
-            worktree.path,
-            check=False,
-        )
-        added = removed = 0
-        for line in out.splitlines():
-            cols = line.split("\t")
-            if len(cols) >= 2 and cols[0].isdigit() and cols[1].isdigit():
-                added += int(cols[0])
-                removed += int(cols[1])
-        return added, removed
-
     def last_commit_time(self, branch: str) -> str | None:
         """The committer date of the branch's tip (ISO 8601), None when unknown."""
         out = run_git(["log", "-1", "--format=%cI", branch, "--"], self.root, check=False)

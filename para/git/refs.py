@@ -41,11 +41,14 @@ class Refs(GitBase):
         return True
 
     def check_branch_name(self, branch: str) -> bool:
+        """Whether ``branch`` names a branch as it is: git's rules, and no shorthand git
+        would expand (``@`` is HEAD, ``@{-1}`` the previous branch) or read as an option."""
+        if branch in ("@", "HEAD") or branch.startswith("-"):
+            return False
         try:
-            self._read("check-ref-format", "--branch", branch)
+            return self._read("check-ref-format", "--branch", branch) == branch
         except GitError:
             return False
-        return True
 
     def rename_branch(self, old: str, new: str) -> None:
         if self.branch_exists(new):

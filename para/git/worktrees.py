@@ -15,9 +15,11 @@ class Worktrees(GitBase):
         check out the existing ``branch``."""
         with self._worktrees_locked():
             if base is None:
-                self._read("worktree", "add", "--quiet", "--", str(path), branch)
+                self._read("worktree", "add", "--quiet", "--", str(path), branch, changes=True)
             else:
-                self._read("worktree", "add", "--quiet", "-b", branch, "--", str(path), base)
+                self._read(
+                    "worktree", "add", "--quiet", "-b", branch, "--", str(path), base, changes=True
+                )
 
     def remove_worktree(self, path: Path, *, force: bool = False) -> None:
         args = ["worktree", "remove"]
@@ -28,7 +30,7 @@ class Worktrees(GitBase):
 
     def prune_worktrees(self) -> None:
         with self._worktrees_locked():
-            self._read("worktree", "prune")
+            self._read("worktree", "prune", changes=True)
 
     def worktrees(self) -> list[WorktreeEntry]:
         out = self._read("worktree", "list", "--porcelain")

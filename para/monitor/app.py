@@ -57,7 +57,7 @@ def cells(row: Row, now: datetime) -> tuple[Text, ...]:
         row.task or "-",
         row.tests,
         progress_bar(row.progress),
-        f"+{row.added}/-{row.removed} ({row.dirty} files)",
+        f"+{row.ahead}/-{row.behind}, {row.dirty} dirty",
         ago(row.last_activity, now),
     )
     return tuple(Text(printable(value)) for value in values)

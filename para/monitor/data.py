@@ -32,8 +32,8 @@ class Row:
     task: str
     tests: str
     progress: tuple[int, int] | None
-    added: int
-    removed: int
+    ahead: int
+    behind: int
     dirty: int
     last_activity: datetime | None
     branch: str
@@ -96,10 +96,6 @@ def row_of(ctx: SessionContext, view: SessionView, now: datetime) -> Row:
         health = (view.container_state or {}).get("health")
         container = f"{state} ({health})" if health else str(state)
         ports = dict((view.container_state or {}).get("ports") or rec.container.ports)
-    added = removed = 0
-    if rec.status == "active" and view.worktree_exists:
-        with contextlib.suppress(ParaError):
-            added, removed = ctx.git.diff_numstat(ctx.worktree_ref(rec))
     last = _last_activity(ctx, view)
     return Row(
         name=rec.name,
@@ -110,8 +106,8 @@ def row_of(ctx: SessionContext, view: SessionView, now: datetime) -> Row:
         progress=(int(progress["current"]), int(progress["total"]))
         if progress and progress.get("total") is not None and progress.get("current") is not None
         else None,
-        added=added,
-        removed=removed,
+        ahead=view.ahead,
+        behind=view.behind,
         dirty=view.dirty,
         last_activity=last,
         branch=rec.branch,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from para.errors import (
@@ -22,10 +23,10 @@ from para.errors import (
 )
 from para.git import Worktree
 from para.sessions.context import SessionContext
-from para.sessions.finish import drop_channel, remove_container, remove_worktree, say_kept
+from para.sessions.finish import end_session, remove_container, say_kept
 from para.sessions.repair import keep_nested, restore_worktree_files, unreadable_gitlinks
 from para.sessions.start import prepare_channel
-from para.sessions.sync import drop_repository, halt_container, sync_session
+from para.sessions.sync import halt_container, sync_session
 from para.state import SessionRecord, utcnow
 
 ARCHIVE_STAMP = "%Y%m%d-%H%M%S"
@@ -39,6 +40,13 @@ def cancel_session(
     confirm: Callable[[str], bool] | None = None,
 ) -> SessionRecord:
     """Archive the session: uncommitted work is committed to the archive branch first."""
+    with ctx.store.session_lock(name):
+        return _cancel(ctx, name, force=force, confirm=confirm)
+
+
+def _cancel(
+    ctx: SessionContext, name: str, *, force: bool, confirm: Callable[[str], bool] | None
+) -> SessionRecord:
     rec = ctx.store.read(name)
     if rec.status == "cancelled" and rec.pending is None:
         return rec
@@ -48,17 +56,18 @@ def cancel_session(
             state=f"finished (branch {rec.branch})",
             hint=f"delete the branch if unwanted: git branch -D {rec.branch}",
         )
-    # git must see the worktree as para made it, and the container's commits, before
-    # anything is counted: what the question counts is what is really uncommitted
-    restore_worktree_files(ctx, rec)
-    sync_session(ctx, rec)
     worktree = Path(rec.worktree)
+    if rec.pending_step != "cleanup":
+        # git must see the worktree as para made it, and the container's commits, before
+        # anything is counted: what the question counts is what is really uncommitted
+        restore_worktree_files(ctx, rec)
+        sync_session(ctx, rec)
 
     def uncommitted() -> tuple[bool, int]:
         present = worktree.is_dir() and ctx.git.registered_worktree(worktree) is not None
         return present, ctx.git.dirty_count(ctx.worktree_ref(rec)) if present else 0
 
-    present, dirty = uncommitted()
+    present, dirty = uncommitted() if rec.pending_step != "cleanup" else (False, 0)
     if dirty and not force and rec.pending != "cancel":
         question = f"session {name!r} has {dirty} uncommitted change(s); archive them and cancel?"
         if confirm is None or not confirm(question):
@@ -66,34 +75,32 @@ def cancel_session(
     archive = (
         rec.pending_branch
         if rec.pending == "cancel" and rec.pending_branch
-        else (f"{ctx.config.branch_prefix}/archived/{utcnow().strftime(ARCHIVE_STAMP)}/{name}")
+        else new_archive_branch(ctx, name)
     )
     rec = ctx.store.update(
         name, lambda r: r.model_copy(update={"pending": "cancel", "pending_branch": archive})
     )
-    halt_container(ctx, rec)
-    restore_worktree_files(ctx, rec)  # again: the container was running until now
-    sync_session(ctx, rec)  # diverged: the container's tip stays at refs/para/diverged/NAME
-    present, dirty = uncommitted()
-    wip = rec.wip_commit
-    if present and dirty:
-        wip = ctx.git.commit_all(
-            ctx.worktree_ref(rec),
-            f"para: uncommitted work of session {name} at cancel",
-            stage=True,
-            no_verify=True,
-            leave=unreadable_gitlinks(ctx, rec),
-        )
-        if wip:
-            ctx.store.update(name, lambda r: r.model_copy(update={"wip_commit": wip}))
-    if ctx.git.branch_exists(rec.branch) and not ctx.git.branch_exists(archive):
-        ctx.git.rename_branch(rec.branch, archive)
-    if ctx.git.branch_exists(archive):
-        say_kept(ctx, name, keep_nested(ctx, rec, archive))
-    remove_container(ctx, rec)
-    remove_worktree(ctx, worktree, force=True)
-    drop_channel(ctx, name)
-    drop_repository(ctx, name)
+    if rec.pending_step != "cleanup":
+        halt_container(ctx, rec)
+        restore_worktree_files(ctx, rec)  # again: the container was running until now
+        sync_session(ctx, rec)  # diverged: its tip stays at refs/para/diverged/NAME
+        present, dirty = uncommitted()
+        if present and dirty:
+            wip = ctx.git.commit_all(
+                ctx.worktree_ref(rec),
+                f"para: uncommitted work of session {name} at cancel",
+                stage=True,
+                no_verify=True,
+                leave=unreadable_gitlinks(ctx, rec),
+            )
+            if wip:
+                ctx.store.update(name, lambda r: r.model_copy(update={"wip_commit": wip}))
+        if ctx.git.branch_exists(rec.branch) and not ctx.git.branch_exists(archive):
+            ctx.git.rename_branch(rec.branch, archive)
+        if ctx.git.branch_exists(archive):
+            say_kept(ctx, name, keep_nested(ctx, rec, archive))
+        rec = ctx.store.update(name, lambda r: r.model_copy(update={"pending_step": "cleanup"}))
+    end_session(ctx, rec)
     return ctx.store.update(
         name,
         lambda r: r.model_copy(
@@ -102,6 +109,7 @@ def cancel_session(
                 "archive_branch": archive,
                 "pending": None,
                 "pending_branch": None,
+                "pending_step": None,
                 "finished_at": utcnow(),
                 "container": None,
                 "previous_container": r.container or r.previous_container,
@@ -110,8 +118,34 @@ def cancel_session(
     )
 
 
+def new_archive_branch(ctx: SessionContext, name: str) -> str:
+    """``<prefix>/archived/<time>/NAME``, with ``.2``, ``.3``... after the time when a
+    session of that name was archived in the same second: never a branch that exists."""
+    base = f"{ctx.config.branch_prefix}/archived/{utcnow().strftime(ARCHIVE_STAMP)}"
+    branch, n = f"{base}/{name}", 1
+    while ctx.git.branch_exists(branch):
+        n += 1
+        branch = f"{base}.{n}/{name}"
+    return branch
+
+
+def archive_time(stamp: str) -> datetime | None:
+    """When an archive branch was made, from its ``<time>[.N]`` part."""
+    try:
+        return datetime.strptime(stamp.partition(".")[0], ARCHIVE_STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def recover_session(ctx: SessionContext, name: str) -> SessionRecord:
     """Bring a cancelled (or finished) session back: branch, worktree, uncommitted work."""
+    with ctx.store.session_lock(name):
+        return _recover(ctx, name)
+
+
+def _recover(ctx: SessionContext, name: str) -> SessionRecord:
+    """Each step accepts what an interrupted recover left: the branch renamed back
+    already, the worktree checked out already."""
     rec = ctx.store.read(name)
     worktree = Path(rec.worktree)
     if rec.status == "active":
@@ -126,9 +160,17 @@ def recover_session(ctx: SessionContext, name: str) -> SessionRecord:
         source = rec.archive_branch or rec.branch
     else:
         source = rec.branch
+    if (
+        source != rec.branch
+        and not ctx.git.branch_exists(source)
+        and ctx.git.branch_exists(rec.branch)
+    ):
+        source = rec.branch  # renamed back by a recover that was interrupted
     if not ctx.git.branch_exists(source):
         raise NothingToRecover(branch=source, name=name)
-    if worktree.exists():
+    entry = ctx.git.registered_worktree(worktree) if worktree.exists() else None
+    checked_out = entry is not None and entry.branch == rec.branch and not entry.prunable
+    if worktree.exists() and not checked_out:
         raise WorktreeError(problem=f"{worktree} exists", hint="move it away first")
     if source != rec.branch and ctx.git.branch_exists(rec.branch):
         raise SessionExists(
@@ -144,8 +186,9 @@ def recover_session(ctx: SessionContext, name: str) -> SessionRecord:
         if source != rec.branch:
             ctx.git.rename_branch(source, rec.branch)
             undo.callback(ctx.git.rename_branch, rec.branch, source)
-        ctx.git.add_worktree(worktree, rec.branch, None)
-        undo.callback(_undo_checkout, ctx, worktree)
+        if not checked_out:
+            ctx.git.add_worktree(worktree, rec.branch, None)
+            undo.callback(_undo_checkout, ctx, worktree)
         admin = ctx.git.admin_dir(worktree.resolve())
         ref = Worktree(worktree, admin) if admin else ctx.worktree_ref(rec)
         tip = ctx.git.head_of(ref)

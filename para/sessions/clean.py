@@ -17,10 +17,10 @@ from typing import Any
 
 from para.errors import ParaError
 from para.git import Worktree
-from para.sessions.archive import ARCHIVE_STAMP, cancel_session
+from para.sessions.archive import archive_time, cancel_session
 from para.sessions.context import SessionContext
 from para.sessions.start import under
-from para.state import SessionRecord, utcnow
+from para.state import SessionRecord, marker_facts, utcnow
 
 
 @dataclass
@@ -51,13 +51,37 @@ def clean_sessions(
                 detail = f"{detail} (failed: {exc.message})"
         actions.append(CleanAction(kind, target, detail, done))
 
-    for marker in ctx.store.stale_markers():
-        act("marker", str(marker), "start interrupted; removing its marker", marker.unlink)
-
     records, bad = ctx.store.load_all()
+    names = {r.name for r in records}
+    for marker in ctx.store.stale_markers():
+        name = marker.name.removesuffix(".starting")
+        if name in names:
+            act(
+                "marker",
+                str(marker),
+                "start finished but for its marker: removing it",
+                marker.unlink,
+            )
+        else:
+            act(
+                "start",
+                name,
+                "start interrupted: undoing what it made",
+                functools.partial(_undo_start, ctx, marker, act),
+            )
+
     for item in bad:
         act("record", str(item.path), f"unreadable, left for you to inspect: {item.reason}", None)
     active = {r.name: r for r in records if r.status == "active"}
+    for rec in records:
+        if rec.status == "review" and not ctx.git.branch_exists(rec.branch):
+            act(
+                "session",
+                rec.name,
+                f"finished, and its branch {rec.branch} is gone (merged and deleted?): "
+                "forgetting it",
+                functools.partial(_forget, ctx, rec),
+            )
     for rec in active.values():
         if not (Path(rec.worktree) / ".git").exists():
             act(
@@ -129,6 +153,40 @@ def _clean_worktrees(
                 )
 
 
+def _undo_start(
+    ctx: SessionContext,
+    marker: Path,
+    act: Callable[[str, str, str, Callable[[], None] | None], None],
+) -> None:
+    """Finish the rollback of a start that was killed: its container, and its worktree
+    and branch while they hold nothing but what the start made; then the marker."""
+    facts = marker_facts(marker)
+    name = marker.name.removesuffix(".starting")
+    if ctx.containers_factory is not None:
+        try:
+            ctx.containers.remove_leftovers(name)
+        except ParaError as exc:
+            act("container", name, f"left for para docker cleanup ({exc.message})", None)
+    worktree = Path(str(facts.get("worktree", "")))
+    if facts.get("worktree") and ctx.git.registered_worktree(worktree) is not None:
+        admin = ctx.git.admin_dir(worktree.resolve())
+        if admin is not None and not ctx.git.dirty_count(Worktree(worktree, admin)):
+            ctx.git.remove_worktree(worktree, force=True)
+        else:
+            act("worktree", str(worktree), "has changes: left alone", None)
+    branch = str(facts.get("branch", ""))
+    if branch and ctx.git.branch_tip(branch) == facts.get("base_commit"):
+        if ctx.git.registered_worktree(worktree) is None:
+            ctx.git.delete_branch(branch)
+    elif branch and ctx.git.branch_exists(branch):
+        act("branch", branch, "has commits of its own: left alone", None)
+    marker.unlink(missing_ok=True)
+
+
+def _forget(ctx: SessionContext, rec: SessionRecord) -> None:
+    ctx.store.archive(rec)
+
+
 def _archive_missing(ctx: SessionContext, rec: SessionRecord) -> None:
     ctx.git.prune_worktrees()
     cancel_session(ctx, rec.name, force=True)
@@ -138,12 +196,9 @@ def _prune_archives(ctx: SessionContext, now: datetime, dry_run: bool) -> list[C
     prefix = f"{ctx.config.branch_prefix}/archived/"
     dated: list[tuple[datetime, str]] = []
     for branch in ctx.git.branches(f"{prefix}*/*"):
-        stamp = branch.removeprefix(prefix).split("/", 1)[0]
-        try:
-            when = datetime.strptime(stamp, ARCHIVE_STAMP).replace(tzinfo=now.tzinfo)
-        except ValueError:
-            continue
-        dated.append((when, branch))
+        when = archive_time(branch.removeprefix(prefix).split("/", 1)[0])
+        if when is not None:
+            dated.append((when, branch))
     dated.sort(reverse=True)
     limit = ctx.config.archive
     expired = [

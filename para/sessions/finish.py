@@ -16,7 +16,7 @@ from para.errors import (
     DirtyWorktree,
     EmptyMessage,
     GitError,
-    InvalidName,
+    InvalidBranch,
     SessionStateError,
     WorktreeError,
 )
@@ -29,9 +29,16 @@ from para.state import SessionRecord, utcnow
 def finish_session(
     ctx: SessionContext, name: str, message: str, *, branch: str | None = None
 ) -> SessionRecord:
-    """Commit everything, hand the branch back for review, remove worktree and container."""
+    """Commit everything, hand the branch back for review, remove worktree and container.
+    One finish, cancel or recover of a session at a time: the second waits, then sees
+    what the first did."""
     if not message.strip():
         raise EmptyMessage()
+    with ctx.store.session_lock(name):
+        return _finish(ctx, name, message, branch)
+
+
+def _finish(ctx: SessionContext, name: str, message: str, branch: str | None) -> SessionRecord:
     rec = ctx.store.read(name)
     if rec.status == "review" and rec.pending is None:
         if branch and branch != rec.branch:
@@ -47,11 +54,7 @@ def finish_session(
         )
     target = branch or rec.pending_branch or rec.branch
     if not ctx.git.check_branch_name(target):
-        raise InvalidName(
-            name=target,
-            reason="git refuses it as a branch name",
-            hint="pass a valid branch name to --branch",
-        )
+        raise InvalidBranch(branch=target)
     renamed_already = (
         rec.pending == "finish"
         and rec.pending_branch == target
@@ -67,30 +70,28 @@ def finish_session(
         ),
     )
 
-    halt_container(ctx, rec)
-    restore_worktree_files(ctx, rec)
-    require_synced(ctx, rec)
-    worktree = Path(rec.worktree)
-    if worktree.is_dir() and ctx.git.registered_worktree(worktree) is not None:
-        ref = ctx.worktree_ref(rec)
-        leave = unreadable_gitlinks(ctx, rec)
-        ctx.git.commit_all(ref, message, stage=ctx.config.auto_stage, leave=leave)
-        left = ctx.git.dirty_count(ref)
-        if left:
-            raise DirtyWorktree(
-                name=name,
-                count=left,
-                hint="auto_stage is off: stage what belongs in the commit (git add), "
-                "then run finish again",
-            )
-    if target != rec.branch and not renamed_already:
-        ctx.git.rename_branch(rec.branch, target)
-    say_kept(ctx, name, keep_nested(ctx, rec, target))
-    remove_container(ctx, rec)
-    # everything is committed: forced, so nested repositories and submodules go too
-    remove_worktree(ctx, worktree, force=True)
-    drop_channel(ctx, name)
-    drop_repository(ctx, name)
+    if rec.pending_step != "cleanup":
+        halt_container(ctx, rec)
+        restore_worktree_files(ctx, rec)
+        require_synced(ctx, rec)
+        worktree = Path(rec.worktree)
+        if worktree.is_dir() and ctx.git.registered_worktree(worktree) is not None:
+            ref = ctx.worktree_ref(rec)
+            leave = unreadable_gitlinks(ctx, rec)
+            ctx.git.commit_all(ref, message, stage=ctx.config.auto_stage, leave=leave)
+            left = ctx.git.dirty_count(ref)
+            if left:
+                raise DirtyWorktree(
+                    name=name,
+                    count=left,
+                    hint="auto_stage is off: stage what belongs in the commit (git add), "
+                    "then run finish again",
+                )
+        if target != rec.branch and not renamed_already:
+            ctx.git.rename_branch(rec.branch, target)
+        say_kept(ctx, name, keep_nested(ctx, rec, target))
+        rec = ctx.store.update(name, lambda r: r.model_copy(update={"pending_step": "cleanup"}))
+    end_session(ctx, rec)
     return ctx.store.update(
         name,
         lambda r: r.model_copy(
@@ -99,11 +100,23 @@ def finish_session(
                 "branch": target,
                 "pending": None,
                 "pending_branch": None,
+                "pending_step": None,
                 "finished_at": utcnow(),
                 "container": None,
             }
         ),
     )
+
+
+def end_session(ctx: SessionContext, rec: SessionRecord) -> None:
+    """Remove what the session had once its work is on a branch: container, worktree
+    (forced: everything is committed, and nested repositories and submodules go too),
+    channel and the container's repository. Each step accepts what an interrupted run
+    left (``pending_step`` is "cleanup" from the first)."""
+    remove_container(ctx, rec)
+    remove_worktree(ctx, Path(rec.worktree), force=True, committed=True)
+    drop_channel(ctx, rec.name)
+    drop_repository(ctx, rec.name)
 
 
 def say_kept(ctx: SessionContext, name: str, kept: list[str]) -> None:
@@ -118,8 +131,12 @@ def remove_container(ctx: SessionContext, rec: SessionRecord) -> None:
         ctx.containers.remove_for(rec)
 
 
-def remove_worktree(ctx: SessionContext, worktree: Path, *, force: bool) -> None:
-    """Remove a session's worktree through git; never a directory git does not list."""
+def remove_worktree(
+    ctx: SessionContext, worktree: Path, *, force: bool, committed: bool = False
+) -> None:
+    """Remove a session's worktree through git; never a directory git does not list.
+    ``committed``: its work is on a branch, so a worktree git cannot remove any more (a
+    removal killed half-way) is deleted, as git lists it."""
     entry = ctx.git.registered_worktree(worktree)
     if entry is None:
         if worktree.exists():
@@ -130,11 +147,17 @@ def remove_worktree(ctx: SessionContext, worktree: Path, *, force: bool) -> None
         ctx.git.prune_worktrees()
         return
     if entry.prunable or not worktree.exists():
+        if committed and worktree.exists():
+            shutil.rmtree(worktree)  # git still lists it (half-removed): ours to delete
         ctx.git.prune_worktrees()
         return
     try:
         ctx.git.remove_worktree(worktree, force=force)
     except GitError as exc:
+        if committed:
+            shutil.rmtree(worktree)  # git lists it (above): ours to delete
+            ctx.git.prune_worktrees()
+            return
         raise WorktreeError(
             problem=f"cannot remove worktree {worktree}: {exc.facts.get('stderr', exc)}",
             hint="close programs using it (or commit what is left) and run the command again",

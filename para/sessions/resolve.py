@@ -1,4 +1,4 @@
-"""Which session a command means: the name rule (DESIGN section 2).
+"""Which session a command means: the name rule (docs/cli.md).
 
 NAME when given; else the session whose worktree holds the current directory; else the
 only candidate (the only active session, for most commands); otherwise an error listing

@@ -6,10 +6,15 @@ that fails anywhere leaves no branch, worktree, record or container behind.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import os
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
+from typing import IO
 
 from para.config import Config
 from para.errors import CommandFailed, EngineUnavailable, InvalidName, ParaError, SessionExists
@@ -119,9 +124,10 @@ def start_session(
             )
             docker = None
 
-    with ctx.store.reserve(name), contextlib.ExitStack() as undo:
-        _check_free(ctx, name, branch, worktree)
+    with ctx.store.reserve(name) as note, contextlib.ExitStack() as undo:
+        previous = _check_free(ctx, name, branch, worktree)
         ensure_excludes(ctx)
+        note(branch=branch, worktree=str(worktree), base_commit=base_commit)
         ctx.git.add_worktree(worktree, branch, base_commit)
         undo.callback(_undo_worktree, ctx, worktree, branch)
         copy_includes(ctx, worktree)
@@ -140,12 +146,18 @@ def start_session(
         if docker is not None:
             ref = ctx.containers.create_for(record, docker, undo)
             record = record.model_copy(update={"container": ref})
-        ctx.store.write(record)
+        # a finished or cancelled session of this name is archived only now that the
+        # new one exists: a start that fails leaves it where recover finds it
+        ctx.store.write(record, replacing=previous)
         undo.pop_all()
     return record
 
 
-def _check_free(ctx: SessionContext, name: str, branch: str, worktree: Path) -> None:
+def _check_free(
+    ctx: SessionContext, name: str, branch: str, worktree: Path
+) -> SessionRecord | None:
+    """Refuse a name in use; the ended session of that name, if any, to archive."""
+    old = None
     if ctx.store.exists(name):
         try:
             old = ctx.store.read(name)
@@ -161,7 +173,6 @@ def _check_free(ctx: SessionContext, name: str, branch: str, worktree: Path) -> 
                 reason=f"finished session awaiting review on branch {old.branch}",
                 hint=f"merge or delete {old.branch} first, or pick another name",
             )
-        ctx.store.archive(old)
     if ctx.git.branch_exists(branch):
         raise SessionExists(
             name=name,
@@ -174,6 +185,7 @@ def _check_free(ctx: SessionContext, name: str, branch: str, worktree: Path) -> 
             reason=f"{worktree} already exists",
             hint="pick another name, or run para clean to see what is left there",
         )
+    return old
 
 
 def _undo_worktree(ctx: SessionContext, worktree: Path, branch: str) -> None:
@@ -252,28 +264,46 @@ def prepare_channel(ctx: SessionContext, record: SessionRecord, undo: contextlib
     undo.callback(shutil.rmtree, path, True)
 
 
-def run_setup(ctx: SessionContext, record: SessionRecord) -> None:
-    """The configured ``setup_command`` in the new worktree; a failure fails the start."""
+def run_setup(ctx: SessionContext, record: SessionRecord, *, out: IO[str] | None = None) -> None:
+    """The configured ``setup_command`` in the new worktree, its output streamed to
+    ``out`` (default: stderr, so ``--json`` stays clean) as it comes; a failure fails the
+    start, with the last lines of that output."""
     from para.sessions.host import session_env
 
     command = ctx.config.setup_command
     if not command:
         return
+    out = out or sys.stderr
+    out.write(f"running setup command: {command}\n")
+    out.flush()
     env = scrubbed_env(ctx.env) | session_env(ctx, record)
-    proc = subprocess.run(
+    tail: collections.deque[str] = collections.deque(maxlen=10)
+    with subprocess.Popen(
         ["sh", "-c", command],
         cwd=record.worktree,
         env=env,
-        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        check=False,
-    )
+        errors="replace",
+        start_new_session=True,  # its own process group: killed whole if para stops
+    ) as proc:
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                out.write(f"  {line}")
+                out.flush()
+                tail.append(line.rstrip("\n"))
+        except BaseException:  # Ctrl-C, a closed terminal: the start is undone, so is this
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            raise
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
         raise CommandFailed(
             what="setup command",
             command=command,
             code=proc.returncode,
-            output=tail,
+            output="\n".join(tail),
             hint="fix the command (setup_command in .para/config.json); nothing was kept",
         )

@@ -180,6 +180,10 @@ def _view(
                 found.report = status.model_dump(mode="json")
     else:
         found.worktree_exists = worktree.exists()
+        if rec.status == "review" and branch not in tips:
+            found.problems.append(
+                f"its branch {branch} is gone (merged and deleted?): para clean forgets it"
+            )
     # Against the base branch as it is now (behind = what it gained since), or the
     # commit the session started from when the base was not a branch.
     tip = tips.get(branch)
@@ -207,7 +211,7 @@ class AheadBehindCache:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             self.known = {k: (int(v[0]), int(v[1])) for k, v in raw.items()}
-        except (OSError, ValueError, TypeError, IndexError, AttributeError):
+        except (OSError, ValueError, TypeError, IndexError, AttributeError, RecursionError):
             self.known = {}
 
     def get(self, key: str) -> tuple[int, int] | None:

@@ -19,6 +19,7 @@ from para.state import utcnow
 if TYPE_CHECKING:
     from para.channel.models import Request
     from para.sessions.context import SessionContext
+    from para.state import SessionRecord
 
 
 @dataclass
@@ -45,28 +46,34 @@ class Watcher:
         self.ctx = ctx
 
     def run_once(self) -> list[Outcome]:
+        """Carry out what every active session asks for now. A session that ends or
+        vanishes meanwhile (another watcher finished it) is passed over, never fatal."""
         records, _bad = self.ctx.store.load_all()
-        outcomes = []
-        from para.sessions.sync import sync_quietly
-
+        outcomes: list[Outcome] = []
         for record in records:
             if record.status != "active":
                 continue
-            sync_quietly(self.ctx, record)
-            box = self.ctx.channel(record.name).requests
             try:
-                requests = box.pending()
-            except ParaError:
+                outcomes.extend(self._serve(record))
+            except (ParaError, OSError):
                 continue
-            for request in requests:
-                if not box.claim(request):
-                    continue  # another watcher has it
-                outcome = self._carry_out(record.name, request)
-                box.release(request, ok=outcome.ok, message=outcome.message)
-                self._record(outcome)
-                outcomes.append(outcome)
-                if outcome.ok:
-                    break  # the session is finished or cancelled: nothing more to do
+        return outcomes
+
+    def _serve(self, record: SessionRecord) -> list[Outcome]:
+        from para.sessions.sync import sync_quietly
+
+        sync_quietly(self.ctx, record)
+        box = self.ctx.channel(record.name).requests
+        outcomes = []
+        for request in box.pending():
+            if not box.claim(request):
+                continue  # another watcher has it
+            outcome = self._carry_out(record.name, request)
+            box.release(request, ok=outcome.ok, message=outcome.message)
+            self._record(outcome)
+            outcomes.append(outcome)
+            if outcome.ok:
+                break  # the session is finished or cancelled: nothing more to do
         return outcomes
 
     def _carry_out(self, name: str, request: Request) -> Outcome:
@@ -92,6 +99,8 @@ class Watcher:
             )
         except ParaError as exc:
             return Outcome(name, request.kind, body.id, False, exc.message)
+        except OSError as exc:  # the session changed under it (another watcher?)
+            return Outcome(name, request.kind, body.id, False, f"{exc.strerror}: {exc.filename}")
 
     def _record(self, outcome: Outcome) -> None:
         data = outcome.to_json()

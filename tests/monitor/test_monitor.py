@@ -64,7 +64,11 @@ def test_rows_with_reported_status_and_refresh(repo: Path, para: Para) -> None:
     para("start", "alpha")
     para("start", "beta")
     para("report", "alpha", "--task", "parse input", "--tests", "failed", "--progress", "3/6")
-    (repo / ".para" / "worktrees" / "beta" / "README.md").write_text("one\ntwo\n")
+    beta = repo / ".para" / "worktrees" / "beta"
+    (beta / "README.md").write_text("one\ntwo\n")
+    (beta / "new.txt").write_text("x\n")
+    git(beta, "add", "new.txt")
+    git(beta, "commit", "-qm", "new")
 
     async def script(app: MonitorApp, pilot: Pilot[None]) -> None:
         rows = table_rows(app)
@@ -74,7 +78,8 @@ def test_rows_with_reported_status_and_refresh(repo: Path, para: Para) -> None:
         assert rows["alpha"][3] == "parse input"
         assert rows["alpha"][4] == "failed"
         assert rows["alpha"][5] == progress_bar((3, 6))
-        assert rows["beta"][6] == "+2/-1 (1 files)"
+        # as in para list: commits ahead/behind the base, files not committed
+        assert rows["beta"][6] == "+1/-0, 1 dirty"
         para("report", "alpha", "--blocked", "which API?")
         await refreshed(app, pilot)
         rows = table_rows(app)
