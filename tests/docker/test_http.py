@@ -157,7 +157,7 @@ def test_hijacked_stream_keeps_bytes_read_with_its_head() -> None:
     api.join()
     assert code == 3
     assert (out.getvalue(), err.getvalue()) == (b"first second\n", b"oops\n")
-    assert b'"Env": ["A=1"]' in api.sent[0]
+    assert b'"Env": ["A=1", "PARA_EXEC=' in api.sent[0]
     assert api.sent[1].startswith(b"POST /exec/e1/start HTTP/1.1\r\n")
 
 

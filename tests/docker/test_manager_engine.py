@@ -76,7 +76,10 @@ def test_host_session_gets_a_container_later(repo: Path, para: Para, engine: Doc
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--image", "localhost/para-test/no-such-image:1"], "not found"),
+        (
+            ["--image", "localhost/para-test/no-such-image:1"],
+            "image 'localhost/para-test/no-such-image:1'",
+        ),
         (["--image", BUSYBOX, "--volume", "/no/such/dir:/x"], "does not exist"),
         (["--image", BUSYBOX, "--volume", "/tmp:/"], "replace the container's whole"),
         (["--image", BUSYBOX, "--volume", "/tmp:/para/channel"], "session channel"),
@@ -121,7 +124,7 @@ def test_recreate_keeps_earlier_choices(repo: Path, para: Para, engine: DockerSe
     bad = para.fails(
         "docker", "start", "re", "--recreate", "--image", "localhost/para-test/no-such-image:1"
     )
-    assert "not found" in bad.stderr
+    assert "image 'localhost/para-test/no-such-image:1'" in bad.stderr
     # the failed recreate left the running container alone
     assert para.json("docker", "status", "re", "--json")["state"] == "running"
 
