@@ -7,7 +7,7 @@
 #   3. configures Podman through a drop-in file and starts its Docker-compatible API socket;
 #   4. builds two offline test images into both engines (no registry is ever contacted):
 #        localhost/para-test/busybox:1   busybox-static on scratch
-#        localhost/para-test/debian:1    debootstrap'd bookworm with git, python3, pytest
+#        localhost/para-test/debian:2    debootstrap'd bookworm with git, python3, pytest, pip
 #   5. verifies every engine (docker, podman, podman's Docker API) and prints a summary.
 #
 # Environment overrides:
@@ -29,16 +29,16 @@ TIMEOUT="${PARA_ENGINES_TIMEOUT:-60}"
 CACHE_DIR="${PARA_ENGINES_CACHE:-/var/cache/para-test}"
 DEBIAN_SUITE=bookworm
 DEBIAN_MIRROR="${PARA_DEBIAN_MIRROR:-}"   # found in the apt sources when empty (apt_mirror)
-DEBIAN_INCLUDE=git,python3,python3-pytest,ca-certificates
+DEBIAN_INCLUDE=git,python3,python3-pytest,python3-pip,python3-setuptools,python3-wheel,ca-certificates
 
 # Fully qualified tags under "localhost/": Docker and Podman both keep such a name as it
 # is (Docker would turn "para-test/busybox" into docker.io/para-test/busybox, Podman into
 # localhost/para-test/busybox), so the same string finds the same local image in docker,
 # podman and podman's Docker API, and a missing image never triggers a Docker Hub pull.
 BUSYBOX_TAG=localhost/para-test/busybox:1
-DEBIAN_TAG=localhost/para-test/debian:1
+DEBIAN_TAG=localhost/para-test/debian:2
 # Bump the suffix when the debootstrap parameters change, so the cache is rebuilt.
-ROOTFS_TARBALL="$CACHE_DIR/debian-$DEBIAN_SUITE-minbase-v2.tar"
+ROOTFS_TARBALL="$CACHE_DIR/debian-$DEBIAN_SUITE-minbase-v3.tar"
 
 # catatonit: the init process Podman runs as PID 1 for --init (Init=true in the API).
 PACKAGES=(docker.io podman catatonit busybox-static debootstrap)
