@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from para.config import Config, LoadedConfig
+    from para.docker.build import BuildReporter
     from para.docker.connect import ServiceFactory
     from para.docker.manager import DockerManager, PullReporter
     from para.git import Git
@@ -56,6 +57,7 @@ class App:
         self.env = dict(os.environ) if env is None else env
         self.flags = dict(flags or {})
         self.pull_reporter: PullReporter | None = None
+        self.build_reporter: BuildReporter | None = None
         # What the use cases noticed but did not fail on; the CLI prints them.
         self.warnings: list[str] = []
 
@@ -79,9 +81,9 @@ class App:
 
         repo = self.repo_or_none()
         loaded = load_config(repo.root if repo else None, env=self.env, flags=self.flags)
-        warning = loaded.ignored_warning()
-        if warning:
-            self.warnings.append(warning)
+        for warning in (loaded.ignored_warning(), loaded.unsupported_warning()):
+            if warning:
+                self.warnings.append(warning)
         return loaded
 
     @property
@@ -132,5 +134,6 @@ class App:
             flags=self.flags,
             connect=self.connect,
             pull_reporter=self.pull_reporter,
+            build_reporter=self.build_reporter,
             warnings=self.warnings,
         )

@@ -1,125 +1,65 @@
-"""Configuration: pydantic models and loading with precedence.
+"""Configuration: loading with precedence (the models are ``para.schema``'s).
 
 Lowest first: built-in defaults < user file (``$PARA_CONFIG`` or
-``$XDG_CONFIG_HOME/para/config.json``) < project ``.para/config.json`` < session
+``$XDG_CONFIG_HOME/para/config.json``) < project ``.para/config.json`` < the main
+checkout's devcontainer.json (as a ``docker`` section, ``para.devcontainer``) <
 ``.para/docker.json`` (the ``docker`` section only) < environment (``PARA_*``) < flags.
-Each file is validated on its own first, so an error names the file it came from.
+Each file is validated on its own first, so an error names the file it came from. Keys
+of committed files that run code on the host or widen a container's access wait for
+``para trust`` (``para.trust``).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 
 from para.errors import ConfigError, InvalidOption, validation_lines, validation_message
-from para.trust import without
+from para.schema import (
+    MIN_MEMORY,
+    Agent,
+    Archive,
+    Build,
+    Command,
+    Config,
+    DockerConfig,
+    Healthcheck,
+    Ide,
+    Network,
+    Resources,
+    parse_size,
+)
+from para.trust import untrusted_keys, without
+
+if TYPE_CHECKING:
+    from para.devcontainer import Devcontainer
+
+__all__ = [
+    "MIN_MEMORY",
+    "Agent",
+    "Archive",
+    "Build",
+    "Command",
+    "Config",
+    "DockerConfig",
+    "Healthcheck",
+    "Ide",
+    "LoadedConfig",
+    "Network",
+    "Resources",
+    "load_config",
+    "parse_size",
+]
 
 DEFAULT_SOURCE = "default"
 ENV_SOURCE = "env"
 FLAG_SOURCE = "flag"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class Resources(_Model):
-    cpus: float | None = Field(
-        default=2.0, gt=0, le=1024, allow_inf_nan=False, description="CPUs (NanoCpus)"
-    )
-    memory: str | None = Field(default="4g", description="memory limit, e.g. 512m, 4g")
-    pids: int | None = Field(default=4096, gt=0, le=2**31 - 1, description="process limit")
-
-    @field_validator("memory")
-    @classmethod
-    def _memory_parses(cls, value: str | None) -> str | None:
-        if value is not None and parse_size(value) < MIN_MEMORY:
-            raise ValueError(f"{value!r} is less than the 6m an engine can run a container in")
-        return value
-
-
-class Network(_Model):
-    mode: Literal["bridge", "none", "host", "session"] = "bridge"
-
-
-class Healthcheck(_Model):
-    command: list[str] | None = Field(
-        default=None, description="argv run in the container; None: the runner's own check"
-    )
-    interval: float = Field(default=30.0, gt=0)
-    timeout: float = Field(default=5.0, gt=0)
-    retries: int = Field(default=3, ge=1)
-
-
-class DockerConfig(_Model):
-    enabled: bool = False
-    fallback: Literal["refuse", "host"] = "refuse"
-    backend: Literal["auto", "docker", "podman"] = "auto"
-    host: str | None = None
-    image: str | None = None
-    default_image: str = "buildpack-deps:bookworm-scm"
-    image_mappings: dict[str, str] = Field(
-        default_factory=lambda: {
-            "rust": "rust:latest",
-            "node": "node:lts",
-            "python": "python:3.12",
-            "go": "golang:latest",
-        }
-    )
-    workdir: str = "/workspace"
-    user: str | None = None
-    forward_env: list[str] = Field(default_factory=list)
-    volumes: list[str] = Field(default_factory=list)
-    allow_volumes: list[str] = Field(
-        default_factory=list,
-        description="volumes allowed although they expose para's state, /proc, /sys or /dev",
-    )
-    ports: list[str] = Field(default_factory=list)
-    environment: dict[str, str] = Field(default_factory=dict)
-    resources: Resources = Field(default_factory=Resources)
-    network: Network = Field(default_factory=Network)
-    init: bool = True
-    healthcheck: Healthcheck | None = Field(default_factory=Healthcheck)
-    stop_timeout: int = Field(default=5, ge=0)
-    retention_days: int = Field(default=7, ge=0)
-
-
-class Archive(_Model):
-    days: int = Field(default=30, ge=0)
-    max: int = Field(default=50, ge=0)
-
-
-class Agent(_Model):
-    command: list[str] | None = None
-
-
-class Ide(_Model):
-    command: list[str] | None = None
-
-
-class Config(_Model):
-    worktrees_dir: str = ".para/worktrees"
-    branch_prefix: str = "para"
-    auto_stage: bool = True
-    setup_command: str | None = None
-    archive: Archive = Field(default_factory=Archive)
-    agent: Agent = Field(default_factory=Agent)
-    ide: Ide = Field(default_factory=Ide)
-    docker: DockerConfig = Field(default_factory=DockerConfig)
-
-    @field_validator("branch_prefix")
-    @classmethod
-    def _prefix_is_plain(cls, value: str) -> str:
-        if not value or value.startswith(("/", "-")) or value.endswith("/") or ".." in value:
-            raise ValueError("must be a plain branch path such as 'para' or 'team/para'")
-        return value
 
 
 # PARA_* variables and the key each sets. PARA_CONFIG names the user file instead.
@@ -136,29 +76,6 @@ ENV_KEYS: dict[str, str] = {
     "PARA_NETWORK": "docker.network.mode",
 }
 
-MIN_MEMORY = 6 * 1024**2  # Docker's minimum; Podman fails to start below its usage
-_MAX_SIZE = 1024**5  # a petabyte: more is a typo, and engines take int64
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def parse_size(text: str) -> int:
-    """``512m`` -> bytes. Units b, k, m, g, t (binary), optionally followed by ``b``."""
-    raw = text.strip().lower()
-    if raw.endswith("b") and len(raw) > 1 and raw[-2] in "kmgt":
-        raw = raw[:-1]
-    unit = raw[-1] if raw and raw[-1] in "bkmgt" else ""
-    number = raw[: len(raw) - len(unit)]
-    try:
-        value = float(number)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a size such as 512m or 4g") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{text!r} must be a positive number of bytes, such as 512m")
-    size = int(value * _SIZE_UNITS[unit])
-    if size >= _MAX_SIZE:
-        raise ValueError(f"{text!r} is more than any machine has (at most 1p)")
-    return size
-
 
 @dataclass
 class LoadedConfig:
@@ -170,6 +87,17 @@ class LoadedConfig:
     files: list[Path] = field(default_factory=list)
     # repository-supplied files and the keys of theirs left out until trusted
     ignored: dict[Path, list[str]] = field(default_factory=dict)
+    # the devcontainer.json read, and what of it para does not model
+    devcontainer: Path | None = None
+    unsupported: list[str] = field(default_factory=list)
+
+    def unsupported_warning(self) -> str | None:
+        if not self.unsupported:
+            return None
+        return (
+            f"{self.devcontainer}: para does not use {', '.join(self.unsupported)} "
+            "(docs/containers.md says what it reads)"
+        )
 
     def ignored_warning(self) -> str | None:
         if not self.ignored:
@@ -217,6 +145,18 @@ def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
     target[parts[-1]] = value
 
 
+# Values a layer replaces whole rather than key by key.
+_WHOLE = frozenset(
+    {
+        "docker.build",
+        "docker.on_create_command",
+        "docker.update_content_command",
+        "docker.post_create_command",
+        "docker.post_start_command",
+    }
+)
+
+
 def _merge(
     base: dict[str, Any],
     layer: Mapping[str, Any],
@@ -226,7 +166,12 @@ def _merge(
 ) -> None:
     for key, value in layer.items():
         path = f"{prefix}{key}"
-        if isinstance(value, dict) and value and isinstance(base.get(key), dict):
+        if (
+            isinstance(value, dict)
+            and value
+            and isinstance(base.get(key), dict)
+            and path not in _WHOLE
+        ):
             _merge(base[key], value, source, sources, f"{path}.")
         else:
             base[key] = value
@@ -283,7 +228,21 @@ def load_config(
             return
         # Keep only what the layer set, in JSON form (validated, e.g. "2" -> 2.0 for cpus).
         layer = checked.model_dump(mode="json", exclude_unset=True)
-        _merge(values, {"docker": layer} if docker_only else layer, source, sources)
+        shaped = {"docker": layer} if docker_only else layer
+        docker = shaped.get("docker") or {}
+        if docker.get("image") and docker.get("build"):
+            problems.append(
+                f"{source}: docker.image and docker.build: both given; keep one (an image "
+                "to run, or a build that makes it)"
+            )
+            return
+        _merge(values, shaped, source, sources)
+        # One image source per layer, the highest layer's: its image drops a lower
+        # layer's build and the other way round (imagesource.py).
+        for key, other in (("image", "build"), ("build", "image")):
+            if docker.get(key):
+                values["docker"][other] = None
+                sources[f"docker.{other}"] = source
 
     user_file = user_config_path(env)
     raw_user = _read_json(user_file)
@@ -291,17 +250,31 @@ def load_config(
         files.append(user_file)
     apply(str(user_file), raw_user)
     ignored: dict[Path, list[str]] = {}
+    devcontainer: Devcontainer | None = None
     if repo_root is not None:
         # Only the main checkout's: a worktree's copy is writable by its container, which
         # must not choose the mounts and network of its next container.
-        for name, docker_only in (("config.json", False), ("docker.json", True)):
-            path = repo_root / ".para" / name
-            raw = _read_json(path)
-            if raw is None:
-                continue
+        for name, docker_only in (
+            ("config.json", False),
+            ("devcontainer", True),
+            ("docker.json", True),
+        ):
+            if name == "devcontainer":
+                workdir = str(values["docker"]["workdir"])
+                devcontainer = _devcontainer(repo_root, env, workdir)
+                if devcontainer is None:
+                    continue
+                path, raw = devcontainer.path, devcontainer.docker
+                gate = ["docker." + key for key in devcontainer.gated]
+            else:
+                path = repo_root / ".para" / name
+                loaded = _read_json(path)
+                if loaded is None:
+                    continue
+                raw, gate = loaded, None
             files.append(path)
             shaped = {"docker": raw} if docker_only else raw
-            gated = _untrusted(repo_root, path, shaped, env)
+            gated = untrusted_keys(repo_root, path, shaped, env, gate)
             if gated:
                 # named as the file spells them (docker.json holds the docker section)
                 ignored[path] = [k.removeprefix("docker.") if docker_only else k for k in gated]
@@ -324,7 +297,21 @@ def load_config(
     except ValidationError as exc:
         lines = validation_lines(exc.errors(), "merged")
         raise ConfigError(lines="\n".join(f"  {line}" for line in lines)) from exc
-    return LoadedConfig(config=config, values=values, sources=sources, files=files, ignored=ignored)
+    return LoadedConfig(
+        config=config,
+        values=values,
+        sources=sources,
+        files=files,
+        ignored=ignored,
+        devcontainer=devcontainer.path if devcontainer else None,
+        unsupported=devcontainer.unsupported if devcontainer else [],
+    )
+
+
+def _devcontainer(repo_root: Path, env: Mapping[str, str], workdir: str) -> Devcontainer | None:
+    from para import devcontainer
+
+    return devcontainer.load(repo_root, env, workdir)
 
 
 # The command-line options that set configuration keys, for errors that name them.
@@ -344,25 +331,6 @@ def _option_lines(exc: ValidationError) -> list[str]:
         key = ".".join(str(part) for part in err["loc"])
         out.append(f"{OPTION_OF.get(key, key)}: {validation_message(err)}")
     return out
-
-
-def _untrusted(
-    repo_root: Path, path: Path, layer: dict[str, Any], env: Mapping[str, str]
-) -> list[str]:
-    """The keys of a project file that wait for ``para trust``: none when the file is the
-    user's own (git does not track it) or its content is trusted."""
-    from para.trust import TrustStore, gated_keys
-
-    gated = gated_keys(layer, repo_root)
-    if not gated:
-        return []
-    from para.git import Git
-
-    if not Git(repo_root).is_tracked(path):
-        return []
-    if TrustStore(env).trusted(repo_root, path, path.read_bytes()):
-        return []
-    return gated
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

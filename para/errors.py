@@ -146,6 +146,17 @@ class CommandFailed(ParaError):
         super().__init__(message, hint=hint, **facts)
 
 
+class CommandTimedOut(ParaError):
+    """A command para ran for the user did not finish in its time and was killed."""
+
+    template = "{what} {command!r} was stopped after {seconds:g}s{output}"
+
+    def __init__(self, message: str | None = None, *, hint: str | None = None, **facts: Any):
+        tail = facts.get("output") or ""
+        facts["output"] = f":\n{tail}" if tail and not tail.startswith(":") else tail
+        super().__init__(message, hint=hint, **facts)
+
+
 class SyncConflict(ParaError):
     template = "session {name!r} cannot be finished: {detail}"
     default_hint = (
@@ -176,6 +187,29 @@ class RegistryUnreachable(ImageNotFound):
     default_hint = (
         "offline? load or build the image here (docker load, podman load, docker build), "
         "or choose one this engine has: --image or docker.image"
+    )
+
+
+class BuildFailed(ParaError):
+    """The engine could not build an image from the repository's Dockerfile."""
+
+    template = "building {image} failed{step}: {reason}{tail}"
+    default_hint = "the whole build log is {log}; fix the Dockerfile or context, then start again"
+
+    def __init__(self, message: str | None = None, *, hint: str | None = None, **facts: Any):
+        step, tail = facts.get("step"), facts.get("tail") or ""
+        facts["step"] = f" at {step}" if step else ""
+        facts["tail"] = f"\n{tail}" if tail and not tail.startswith("\n") else tail
+        super().__init__(message, hint=hint, **facts)
+
+
+class BuildInputError(ParaError):
+    """What a build needs is missing or not the repository's: the context, the Dockerfile."""
+
+    template = "cannot build {image}: {problem}"
+    default_hint = (
+        "docker.build's context and dockerfile (or devcontainer.json's build) name paths "
+        "inside the repository, relative to its root (see docs/containers.md)"
     )
 
 

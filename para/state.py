@@ -48,6 +48,7 @@ class ContainerRef(_Record):
     id: str
     name: str
     image: str
+    image_source: str | None = None  # where the choice of image came from
     backend: Literal["docker", "podman"]
     endpoint: str
     network: str | None = None

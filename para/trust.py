@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from para.errors import ParaError
+
 # The keys that run code on the host or widen a container's access, as dotted paths of a
 # config.json layer; a docker.json layer is the ``docker`` section.
 GATED = (
@@ -131,7 +133,11 @@ class TrustStore:
 
 def repository_files(repo_root: Path) -> list[Path]:
     """The files of the main checkout that can configure para (when git tracks them)."""
-    return [repo_root / ".para" / "config.json", repo_root / ".para" / "docker.json"]
+    from para.devcontainer import find
+
+    found = [repo_root / ".para" / "config.json", repo_root / ".para" / "docker.json"]
+    devcontainer = find(repo_root)
+    return [*found, devcontainer] if devcontainer else found
 
 
 def review(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -148,12 +154,7 @@ def review(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
             content = path.read_bytes()
         except OSError:
             continue
-        try:
-            data = json.loads(content)
-        except (ValueError, RecursionError):
-            data = {}
-        layer = {"docker": data} if path.name == "docker.json" else data
-        keys = gated_keys(layer, repo_root) if isinstance(data, dict) else []
+        keys = _gated_in(repo_root, path, content, env)
         tracked = git.is_tracked(path)
         out.append(
             {
@@ -170,6 +171,24 @@ def review(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
     return out
 
 
+def _gated_in(repo_root: Path, path: Path, content: bytes, env: Mapping[str, str]) -> list[str]:
+    if path.name not in ("config.json", "docker.json"):
+        from para import devcontainer
+
+        try:
+            found = devcontainer.load(repo_root, env)
+        except ParaError:
+            return []
+        return [f"docker.{key}" for key in found.gated] if found else []
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    return gated_keys({"docker": data} if path.name == "docker.json" else data, repo_root)
+
+
 def grant(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
     """Trust the repository's configuration files as they are now."""
     files = review(repo_root, env)
@@ -179,3 +198,25 @@ def grant(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
 
 def revoke(repo_root: Path, env: Mapping[str, str]) -> None:
     TrustStore(env).set(repo_root, None)
+
+
+def untrusted_keys(
+    repo_root: Path,
+    path: Path,
+    layer: dict[str, Any],
+    env: Mapping[str, str],
+    gated: list[str] | None = None,
+) -> list[str]:
+    """The keys of a project file that wait for ``para trust`` (``gated``, or the usual
+    ones): none when the file is the user's own (git does not track it) or its content
+    is trusted."""
+    gated = gated_keys(layer, repo_root) if gated is None else gated
+    if not gated:
+        return []
+    from para.git import Git
+
+    if not Git(repo_root).is_tracked(path):
+        return []
+    if TrustStore(env).trusted(repo_root, path, path.read_bytes()):
+        return []
+    return gated

@@ -21,8 +21,12 @@ def config() -> None:
 def show(ctx: click.Context, as_json: bool) -> None:
     """Print the merged configuration; each value with the layer it came from."""
     from para.config import flatten
+    from para.imagesource import image_source
 
-    loaded = app_of(ctx).loaded_config
+    app = app_of(ctx)
+    loaded = app.loaded_config
+    repo = app.repo_or_none()
+    image = image_source(loaded, repo.root if repo else None, repo.root if repo else app.cwd)
     if as_json:
         render.echo_json(
             {
@@ -30,6 +34,7 @@ def show(ctx: click.Context, as_json: bool) -> None:
                 "sources": loaded.sources,
                 "files": [str(path) for path in loaded.files],
                 "ignored": {str(path): keys for path, keys in loaded.ignored.items()},
+                "image": {"kind": image.kind, "image": image.image, "source": image.origin},
             }
         )
         return
@@ -40,3 +45,4 @@ def show(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{key:<{width}}  {json.dumps(value):<30}  ({source})")
     for path, keys in loaded.ignored.items():
         click.echo(f"ignored until trusted (para trust): {path}: {', '.join(keys)}")
+    click.echo(f"image of new containers: {image.describe()}")

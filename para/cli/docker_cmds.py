@@ -28,7 +28,8 @@ class CommandAfterDashes(click.Command):
 
 @click.group()
 def docker() -> None:
-    """Containers of sessions: start, stop, exec, attach, logs, list, status, sync, cleanup."""
+    """Containers of sessions: start, stop, exec, attach, logs, list, status, sync, build,
+    cleanup."""
 
 
 @docker.command()
@@ -42,6 +43,23 @@ def start(ctx: click.Context, /, name: str | None, recreate: bool, **kwargs: Any
     record = app_of(ctx).docker.ensure_container(record, build_options(kwargs), recreate=recreate)
     assert record.container is not None
     click.echo(f"container {record.container.name} of session {record.name} is running")
+
+
+@docker.command()
+@click.option("--no-cache", is_flag=True, help="Run every step again (the engine's cache unused).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_context
+def build(ctx: click.Context, no_cache: bool, as_json: bool) -> None:
+    """Build the image the repository describes (docker.build, or devcontainer.json's
+    build) without a session, or show that it is built already."""
+    result = app_of(ctx).docker.build(no_cache=no_cache)
+    if as_json:
+        render.echo_json(result)
+        return
+    done = "built" if result["built"] else "up to date: its inputs have not changed"
+    click.echo(f"{result['image']} ({result['source']}): {done}")
+    if result["built"]:
+        click.echo(f"build log: {result['log']}")
 
 
 @docker.command()

@@ -160,11 +160,12 @@ def cli(ctx: click.Context, directory: Path | None, backend: str | None) -> None
       para docker cleanup          remove containers whose session is gone
     """
     from para.app import App
-    from para.cli.render import pull_progress
+    from para.cli.render import build_progress, pull_progress
 
     flags = {"docker.backend": backend} if backend else {}
     ctx.obj = App(cwd=directory, flags=flags)
     ctx.obj.pull_reporter = pull_progress
+    ctx.obj.build_reporter = build_progress
     if ctx.invoked_subcommand is None:
         if sys.stdin.isatty() and sys.stdout.isatty():
             from para.cli.channel_cmds import monitor

@@ -152,7 +152,8 @@ def session_detail(view: SessionView) -> None:
                 f"{container['name']} ({container['backend']}, {container_cell(container)})",
             )
         )
-        rows.append(("image", container["image"]))
+        source = container.get("image_source")
+        rows.append(("image", container["image"] + (f" (from {source})" if source else "")))
         if container.get("ports"):
             ports = ", ".join(f"{c} -> {h}" for c, h in container["ports"].items())
             rows.append(("ports", ports))
@@ -207,7 +208,10 @@ def container_detail(data: dict[str, Any], session: str) -> None:
     rows: list[tuple[str, Any]] = [
         ("container", f"{data['name']} ({data['id'][:12]})"),
         ("backend", data["backend"]),
-        ("image", data["image"]),
+        (
+            "image",
+            data["image"] + (f" (from {data['image_source']})" if data.get("image_source") else ""),
+        ),
         ("state", container_cell(data)),
     ]
     if data.get("exit_code") not in (None, 0) and data.get("state") != "running":
@@ -281,3 +285,35 @@ def pull_progress(image: str) -> Iterator[Callable[[PullProgress], None]]:
 
     with progress:
         yield report
+
+
+@contextlib.contextmanager
+def build_progress(image: str) -> Iterator[Callable[[str], None]]:
+    """A build on stderr: each step as it begins and, in a terminal, the step's latest
+    line of output under a spinner (the whole output goes to the build's log)."""
+    import re
+
+    from rich.console import Console
+    from rich.text import Text
+
+    step = re.compile(r"^(Step \d+/\d+ :|STEP \d+/\d+:)")
+    console = Console(stderr=True, highlight=False)
+    click.echo(f"building {image}", err=True)
+    if not console.is_terminal:
+
+        def plain(line: str) -> None:
+            if step.match(line):
+                click.echo(f"  {printable(line)}", err=True)
+
+        yield plain
+        return
+    with console.status("") as status:
+
+        def live(line: str) -> None:
+            text = printable(line)
+            if step.match(text):
+                console.print(Text(f"  {text}", style="bold"))
+            else:
+                status.update(Text(text[: max(console.width - 4, 10)], style="dim"))
+
+        yield live

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from para.docker import labels as L
 from para.docker.service import ContainerInfo, DockerService
-from para.errors import EngineUnavailable
+from para.errors import EngineUnavailable, ParaError
 from para.state import SessionRecord
 
 if TYPE_CHECKING:
@@ -132,6 +132,36 @@ def cleanup(
                         "done": not dry_run,
                     }
                 )
+        if all_repos:
+            actions += _gone_caches(service, dry_run=dry_run)
+    return actions
+
+
+def _gone_caches(service: DockerService, *, dry_run: bool) -> list[dict[str, Any]]:
+    """The shared cache volumes of repositories that no longer exist (a repository's
+    own outlive its sessions: that is what they are for)."""
+    actions = []
+    for volume in service.volumes(L.repo_filter(None)):
+        repo = volume.labels.get(L.REPO)
+        if L.CACHE not in volume.labels or not repo or Path(repo).exists():
+            continue
+        done = False
+        if not dry_run:
+            try:
+                service.remove_volume(volume.name)
+                done = True
+            except ParaError:
+                continue  # still mounted by a container: the next cleanup
+        actions.append(
+            {
+                "kind": "volume",
+                "name": volume.name,
+                "id": volume.name,
+                "session": None,
+                "reason": f"cache of {repo}, which no longer exists",
+                "done": done,
+            }
+        )
     return actions
 
 

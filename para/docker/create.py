@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from para.channel.layout import install_helpers
-from para.docker import health, mounts, networks, spec
+from para.docker import health, images, lifecycle, mounts, networks, spec
+from para.docker import labels as L
+from para.docker.execio import ExecIO
+from para.docker.service import DockerService, Mount
 from para.errors import ContainerError
 from para.options import ContainerOptions
 from para.state import ContainerRef, SessionRecord
@@ -28,11 +31,13 @@ def create_container(
 ) -> ContainerRef:
     """Create and start the session's container; its undo goes on ``undo``."""
     worktree = Path(record.worktree)
-    cfg = manager.session_config(options)
+    loaded = manager.session_loaded(options)
+    cfg = loaded.config.docker
     service = manager.service(cfg.backend, cfg.host)
     info = service.ping()
+    chosen = images.resolve(manager, loaded, worktree)
+    image = chosen.ref
     channel, home, gitdir = mounts.session_dirs(manager.repo, manager.git, record, undo)
-    image = spec.resolve_image(cfg, worktree)
     made_mounts = mounts.session_mounts(
         manager.repo,
         record,
@@ -55,9 +60,8 @@ def create_container(
         )
     ports = spec.parse_ports(requested)
     network = networks.for_container(service, manager.repo, cfg.network.mode, undo)
-    image_info = service.image(image) or manager.pull(
-        service, image, spec.image_origin(cfg, worktree)
-    )
+    image_info, _built = images.ensure(manager, service, chosen)
+    caches = _cache_volumes(manager, service, made_mounts)
     env, missing = spec.environment(
         record,
         cfg,
@@ -88,10 +92,16 @@ def create_container(
     undo.callback(manager._quiet_remove, service, container_id)
     service.start(container_id)
     health.wait_ready(service, container_id, channel)
+    if caches and made.user:
+        _own(service, container_id, made.user, caches)
+    lifecycle.Run(
+        service, container_id, cfg, channel=channel, session=record.name, terminal=manager.terminal
+    ).created()
     return ContainerRef(
         id=container_id,
         name=made.name,
         image=image,
+        image_source=chosen.source.origin,
         backend=info.backend,
         endpoint=info.endpoint,
         network=network if cfg.network.mode == "session" else None,
@@ -102,3 +112,34 @@ def create_container(
         options=(options or ContainerOptions()).to_dict(),
         git="own",
     )
+
+
+def _cache_volumes(manager: DockerManager, service: DockerService, made: list[Mount]) -> list[str]:
+    """Create the shared cache volumes the engine does not have yet; the targets of all
+    (a new volume belongs to root until ``_own`` gives it to the container's user). They
+    outlive the session: ``docker cleanup --all-repos`` removes them with the repository."""
+    repo = manager.repo
+    targets = []
+    for mount in made:
+        if not mount.volume:
+            continue
+        if service.volume(mount.source) is None:
+            cache = mount.source.removeprefix(L.cache_volume_name(repo.repo_id, ""))
+            labels = {**L.repo_filter(repo.repo_id), L.REPO: str(repo.root), L.CACHE: cache}
+            service.create_volume(mount.source, labels)
+        targets.append(mount.target)
+    return targets
+
+
+def _own(service: DockerService, container_id: str, user: str, targets: list[str]) -> None:
+    """Give the cache volumes to the container's user (their top directory only: what
+    is in them belongs to whoever wrote it, the same user in every session)."""
+    import io
+
+    sink = io.BytesIO()
+    code = service.exec(container_id, ["chown", user, *targets], ExecIO(sink, sink), user="0")
+    if code != 0:
+        raise ContainerError(
+            problem=f"cannot give the cache volumes at {', '.join(targets)} to {user}: "
+            + sink.getvalue().decode(errors="replace").strip(),
+        )

@@ -13,11 +13,11 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from para.docker import wire
 from para.docker.endpoint import Endpoint
-from para.docker.execio import ExecIO, ExecLost, exec_command
+from para.docker.execio import ExecIO, ExecLost, ExecTimedOut, exec_command
 from para.docker.http import (
     APIError,
     ConnectionFailed,
@@ -26,16 +26,19 @@ from para.docker.http import (
     demultiplex,
     quote_path,
 )
+from para.docker.objects import NetworksAndVolumes
 from para.docker.service import (
     Backend,
+    BuildRequest,
     ContainerInfo,
     ContainerSpec,
     EngineInfo,
     ImageInfo,
-    NetworkInfo,
     PullProgress,
 )
 from para.errors import (
+    BuildFailed,
+    CommandTimedOut,
     ContainerError,
     EngineUnavailable,
     ImageNotFound,
@@ -69,7 +72,7 @@ def ping(endpoint: Endpoint, env: Mapping[str, str], timeout: float = 5.0) -> En
     return EngineInfo(backend=backend, endpoint=endpoint.url, version=version)
 
 
-class DockerEngineService:
+class DockerEngineService(NetworksAndVolumes):
     """DockerService over the Docker Engine API (Docker, or Podman's compatible API)."""
 
     backend: Backend = "docker"
@@ -129,6 +132,44 @@ class DockerEngineService:
         if found is None:
             raise ImageNotFound(image=ref, reason="the pull finished but the image is missing")
         return found
+
+    def build(
+        self, context: BinaryIO, size: int, request: BuildRequest, output: Callable[[str], None]
+    ) -> str:
+        params: dict[str, Any] = {
+            "t": request.tag,
+            "dockerfile": request.dockerfile,
+            "rm": "1",
+            "forcerm": "1",
+            "nocache": "1" if request.no_cache else "0",
+        }
+        if request.args:
+            params["buildargs"] = json.dumps(request.args)
+        if request.target:
+            params["target"] = request.target
+        if request.labels:
+            params["labels"] = json.dumps(request.labels)
+        params.update(self._build_params())
+        image_id = ""
+        try:
+            pending = b""
+            for chunk in self.transport.upload("/build", params, context, size):
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    image_id = _build_event(line, output) or image_id
+            if pending.strip():
+                image_id = _build_event(pending, output) or image_id
+        except ConnectionFailed as exc:
+            raise self._unavailable(exc) from exc
+        except APIError as exc:
+            raise BuildFailed(image=request.tag, reason=exc.message, log="") from exc
+        found = self.image(request.tag)
+        if found is None:
+            raise BuildFailed(image=request.tag, reason="the build ended without an image", log="")
+        return found.id or image_id
+
+    def _build_params(self) -> dict[str, Any]:
+        return {}
 
     # -- containers -------------------------------------------------------------------------
 
@@ -232,13 +273,23 @@ class DockerEngineService:
         env: dict[str, str] | None = None,
         workdir: str | None = None,
         user: str | None = None,
+        timeout: float | None = None,
     ) -> int:
         try:
             return exec_command(
-                self.transport, container_id, argv, io, env=env, workdir=workdir, user=user
+                self.transport,
+                container_id,
+                argv,
+                io,
+                env=env,
+                workdir=workdir,
+                user=user,
+                timeout=timeout,
             )
         except ConnectionFailed as exc:
             raise self._unavailable(exc) from exc
+        except ExecTimedOut as exc:
+            raise CommandTimedOut(what="command", command=" ".join(argv), seconds=timeout) from exc
         except ExecLost as exc:
             raise ContainerError(
                 problem=f"lost the connection to the {self.backend} engine while the command "
@@ -317,49 +368,29 @@ class DockerEngineService:
         except APIError as exc:
             raise ContainerError(problem=f"cannot read logs: {exc.message}") from exc
 
-    # -- networks ---------------------------------------------------------------------------
 
-    def create_network(self, name: str, labels: dict[str, str]) -> None:
-        try:
-            self._call(
-                "POST",
-                "/networks/create",
-                body={"Name": name, "Labels": labels, "CheckDuplicate": True},
-            )
-        except APIError as exc:
-            if exc.status == 409 or "already exists" in exc.message:
-                return
-            raise ContainerError(problem=f"cannot create network {name}: {exc.message}") from exc
-
-    def remove_network(self, name: str) -> None:
-        try:
-            self._call("DELETE", f"/networks/{quote_path(name)}")
-        except APIError as exc:
-            if exc.status == 404:
-                return
-            raise ContainerError(problem=f"cannot remove network {name}: {exc.message}") from exc
-
-    def networks(self, labels: dict[str, str]) -> list[NetworkInfo]:
-        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-        try:
-            data = self._call("GET", "/networks", params={"filters": json.dumps(filters)}).json()
-        except APIError as exc:
-            raise ContainerError(problem=f"cannot list networks: {exc.message}") from exc
-        out = []
-        for item in data or []:
-            item_labels = dict(item.get("Labels") or {})
-            if any(item_labels.get(k) != v for k, v in labels.items()):
-                continue
-            try:
-                detail = self._call("GET", f"/networks/{quote_path(item['Name'])}").json()
-            except APIError:
-                continue
-            out.append(
-                NetworkInfo(
-                    id=str(item.get("Id", "")),
-                    name=item["Name"],
-                    labels=item_labels,
-                    containers=len(detail.get("Containers") or {}),
-                )
-            )
-        return out
+def _build_event(line: bytes, output: Callable[[str], None]) -> str | None:
+    """One JSON line of a build's answer: output passed on, an error raised, the
+    image id returned."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        text = line.decode(errors="replace").strip()
+        if text:
+            output(text)
+        return None
+    if not isinstance(event, dict):
+        return None
+    if event.get("error") or event.get("errorDetail"):
+        detail = event.get("errorDetail") or {}
+        message = str(event.get("error") or detail.get("message") or "").strip()
+        raise BuildFailed(image="", reason=message, log="")
+    shown = event.get("stream") or event.get("status")
+    if shown:
+        for part in str(shown).splitlines():
+            if part.strip():
+                output(part.rstrip())
+    aux = event.get("aux")
+    if isinstance(aux, dict) and aux.get("ID"):
+        return str(aux["ID"])
+    return None

@@ -160,6 +160,10 @@ class ExecLost(Exception):
     """The engine connection broke after the command had started."""
 
 
+class ExecTimedOut(Exception):
+    """The command ran past its time limit; it was killed."""
+
+
 def exec_command(
     api: Transport,
     container_id: str,
@@ -169,9 +173,10 @@ def exec_command(
     env: dict[str, str] | None = None,
     workdir: str | None = None,
     user: str | None = None,
+    timeout: float | None = None,
 ) -> int:
     """Run ``argv`` in the container with ``io``; the command's exit code, or 130 when
-    Ctrl-C stopped it.
+    Ctrl-C stopped it. Past ``timeout`` seconds (no TTY) it is killed: ExecTimedOut.
 
     Before the command has started, failures are the transport's (APIError,
     ConnectionFailed: nothing ran); after, ExecLost. Without a TTY, Ctrl-C does not
@@ -197,10 +202,14 @@ def exec_command(
         with contextlib.closing(sock):
             if io.tty:
                 pump_tty(resize, sock, rest, io.stdin, io.stdout)
-            elif not _pump_until_done(
-                sock, rest, io, lambda sig: _signal(api, container_id, tag, sig)
-            ):
-                return 130
+            else:
+                ended = _pump_until_done(
+                    sock, rest, io, lambda sig: _signal(api, container_id, tag, sig), timeout
+                )
+                if ended == "interrupted":
+                    return 130
+                if ended == "timeout":
+                    raise ExecTimedOut(f"still running after {timeout:g}s")
         state = api.request("GET", f"/exec/{exec_id}/json").json()
     except (APIError, ConnectionFailed, OSError, ValueError) as exc:
         raise ExecLost(str(exc)) from exc
@@ -220,11 +229,19 @@ _SIGNAL_SCRIPT = (
 
 
 def _pump_until_done(
-    sock: socket.socket, rest: bytes, io: ExecIO, send: Callable[[str], None]
-) -> bool:
-    """Move the stream in a thread while this one waits for Ctrl-C; False when the
-    command was interrupted (it got SIGINT, and SIGKILL if it lingered)."""
+    sock: socket.socket,
+    rest: bytes,
+    io: ExecIO,
+    send: Callable[[str], None],
+    timeout: float | None = None,
+) -> str:
+    """Move the stream in a thread while this one waits for Ctrl-C or the time limit:
+    ``done``, ``interrupted`` (the command got SIGINT, and SIGKILL if it lingered) or
+    ``timeout`` (it got SIGKILL)."""
+    import time
+
     failed: list[BaseException] = []
+    deadline = None if timeout is None else time.monotonic() + timeout
 
     def pump() -> None:
         try:
@@ -237,6 +254,10 @@ def _pump_until_done(
     try:
         while mover.is_alive():
             mover.join(0.2)
+            if deadline is not None and time.monotonic() > deadline and mover.is_alive():
+                send("KILL")
+                mover.join(5.0)
+                return "timeout"
     except KeyboardInterrupt:
         send("INT")
         with contextlib.suppress(KeyboardInterrupt):
@@ -244,10 +265,10 @@ def _pump_until_done(
         if mover.is_alive():
             send("KILL")
             mover.join(2.0)
-        return False
+        return "interrupted"
     if failed:
         raise failed[0]
-    return True
+    return "done"
 
 
 def _signal(api: Transport, container_id: str, tag: str, signal_name: str) -> None:

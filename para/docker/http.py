@@ -17,7 +17,7 @@ import struct
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any, Protocol
+    from typing import Any, BinaryIO, Protocol
 
     class Transport(Protocol):
         """How the engine adapter talks to an engine: UnixAPI, or the SDK's."""
@@ -37,6 +37,10 @@ if TYPE_CHECKING:
         def exec_start(self, exec_id: str, tty: bool) -> tuple[socket.socket, bytes]: ...
 
         def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]: ...
+
+        def upload(
+            self, path: str, params: dict[str, Any], data: BinaryIO, size: int
+        ) -> Iterator[bytes]: ...
 
 
 _MAX_HEADER = 64 * 1024
@@ -203,6 +207,42 @@ class UnixAPI:
     def stream(self, path: str, params: dict[str, Any] | None) -> Iterator[bytes]:
         """GET ``path`` and yield the body as it arrives (logs -f): chunked or until close."""
         sock, headers, rest = self._open("GET", path, params, None, "Connection: close\r\n")
+        yield from self._answer(sock, headers, rest)
+
+    def upload(
+        self, path: str, params: dict[str, Any], data: BinaryIO, size: int
+    ) -> Iterator[bytes]:
+        """POST a tar of ``size`` bytes from ``data`` (a build context) and yield the
+        answer as it arrives; no time limit once the body is sent (a build step may be
+        silent for long)."""
+        sock = self.connect(None)
+        try:
+            head = (
+                f"POST {path}?{urlencode(params)} HTTP/1.1\r\nHost: docker\r\n"
+                "User-Agent: para\r\nContent-Type: application/x-tar\r\n"
+                f"Content-Length: {size}\r\nConnection: close\r\n\r\n"
+            )
+            try:
+                sock.sendall(head.encode())
+                while block := data.read(1 << 20):
+                    sock.sendall(block)
+            except BrokenPipeError:
+                pass  # the engine answered early (an error): read what it said
+            sock.settimeout(None)
+            status, headers, rest = self.read_head(sock)
+            if status >= 400:
+                body = self.read_body(sock, headers, rest)
+                raise APIError(status, _error_message(Response(status, headers, body)))
+        except OSError as exc:
+            sock.close()
+            raise ConnectionFailed(f"{self.socket_path}: {exc.strerror or exc}") from exc
+        except BaseException:
+            sock.close()
+            raise
+        return self._answer(sock, headers, rest)
+
+    @staticmethod
+    def _answer(sock: socket.socket, headers: dict[str, str], rest: bytes) -> Iterator[bytes]:
         with contextlib.closing(sock):
             if "chunked" in headers.get("transfer-encoding", "").lower():
                 yield from _chunks(sock, rest)

@@ -1,4 +1,5 @@
-"""The dev.para.* labels: the truth about which containers and networks are para's."""
+"""The dev.para.* labels: the truth about which containers, networks, volumes and images
+are para's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ SESSION = f"{PREFIX}.session"
 VERSION = f"{PREFIX}.version"
 CONFIG_HASH = f"{PREFIX}.config-hash"
 WORKTREE = f"{PREFIX}.worktree"
+BUILD = f"{PREFIX}.build"  # on an image para built: its input hash
+CACHE = f"{PREFIX}.cache"  # on a shared cache volume: its name in docker.cache_volumes
 
 
 def repo_filter(repo_id: str | None) -> dict[str, str]:
@@ -26,3 +29,7 @@ def container_name(repo_id: str, session: str) -> str:
 
 def network_name(repo_id: str) -> str:
     return f"para-{repo_id}"
+
+
+def cache_volume_name(repo_id: str, name: str) -> str:
+    return f"para-{repo_id}-cache-{name}"

@@ -14,11 +14,12 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from para.config import DockerConfig, load_config
-from para.docker import cleanup, fanout, health, mounts, networks, spec, status
+from para.config import DockerConfig, LoadedConfig, load_config
+from para.docker import cleanup, fanout, health, images, lifecycle, mounts, networks, spec, status
 from para.docker import labels as L
+from para.docker.build import BuildPlan, BuildReporter
 from para.docker.connect import ServiceFactory, attach_known, default_connect
 from para.docker.execio import ExecIO
 from para.docker.service import ContainerInfo, DockerService, PullProgress
@@ -54,6 +55,7 @@ class DockerManager:
         flags: Mapping[str, Any] | None = None,
         connect: ServiceFactory | None = None,
         pull_reporter: PullReporter | None = None,
+        build_reporter: BuildReporter | None = None,
         warnings: list[str] | None = None,
     ):
         self.repo = repo
@@ -68,6 +70,11 @@ class DockerManager:
         self._attach = connect or attach_known
         self._services: dict[tuple[str, str | None], DockerService] = {}
         self.pull_reporter = pull_reporter
+        self.build_reporter = build_reporter
+        # where lifecycle commands' output goes (default: stderr)
+        self.terminal: BinaryIO | None = None
+        # builds planned in this process, by their configuration (hash once per command)
+        self.build_plans: dict[str, BuildPlan] = {}
         self.warnings = warnings if warnings is not None else []
 
     # -- engines ----------------------------------------------------------------------------
@@ -91,11 +98,20 @@ class DockerManager:
             self._services[key] = self._attach(ref.backend, ref.endpoint, self.env)
         return self._services[key]
 
-    def session_config(self, options: ContainerOptions | None) -> DockerConfig:
+    def session_loaded(self, options: ContainerOptions | None) -> LoadedConfig:
+        """The configuration with a session's choices applied, and its sources."""
         flags = dict(self.flags)
         if options is not None:
             flags.update({k: v for k, v in options.flags().items() if v is not None})
-        return load_config(self.repo.root, env=self.env, flags=flags).config.docker
+        return load_config(self.repo.root, env=self.env, flags=flags)
+
+    def session_config(self, options: ContainerOptions | None) -> DockerConfig:
+        return self.session_loaded(options).config.docker
+
+    def image_for(self, options: ContainerOptions | None, project: Path) -> images.Resolved:
+        """The image a new container of these options gets (a build's tag: its inputs
+        hashed, nothing built)."""
+        return images.resolve(self, self.session_loaded(options), project)
 
     # -- creation ---------------------------------------------------------------------------
 
@@ -105,9 +121,11 @@ class DockerManager:
         self.check_engine(options)
         cfg = self.session_config(options)
         service = self.service(cfg.backend, cfg.host)
-        image = spec.resolve_image(cfg, self.repo.root)
-        if service.image(image) is None:
-            self.pull(service, image, spec.image_origin(cfg, self.repo.root))
+        images.ensure(self, service, self.image_for(options, self.repo.root))
+
+    def build(self, *, no_cache: bool) -> dict[str, Any]:
+        """``para docker build``: the configured build's image, built if missing."""
+        return images.build_configured(self, no_cache=no_cache)
 
     def check_engine(self, options: ContainerOptions | None) -> None:
         """Fail early (before any worktree exists) when no engine answers or input is bad."""
@@ -202,6 +220,7 @@ class DockerManager:
                 health.clear_ready(channel)
                 service.start(ref.id)
                 health.wait_ready(service, ref.id, channel)
+                lifecycle.restarted(self, service, record, options, channel)
                 return record
         if ref is not None:
             # the choices given then, over the configuration as it is now

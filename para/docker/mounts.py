@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from para import safefs
 from para.config import DockerConfig
+from para.docker.gitdir import MOUNT as GIT_MOUNT
 from para.docker.service import Mount
 from para.docker.spec import BIN_MOUNT, CHANNEL_MOUNT, HOME_MOUNT, WORKSPACE
 from para.errors import UnsafeMount
@@ -67,20 +68,9 @@ def parse_volume(
         raise UnsafeMount(volume=text, reason="the target must be an absolute path")
     target_norm = os.path.normpath(target)
     common = str(repo.common_dir.resolve())
-    protected = {
-        "/": "a mount over / would replace the container's whole filesystem",
-        workdir: "it would hide the session's worktree",
-        CHANNEL_MOUNT: "it would replace the session channel",
-        BIN_MOUNT: "it would replace para's helpers",
-        common: "it would replace the repository's git directory",
-    }
-    for path, why in protected.items():
-        if (
-            target_norm == path
-            or (path != "/" and target_norm.startswith(path + "/"))
-            or (path.startswith(target_norm.rstrip("/") + "/"))
-        ):
-            raise UnsafeMount(volume=text, reason=why)
+    refused = _target_refusal(target_norm, workdir, common)
+    if refused:
+        raise UnsafeMount(volume=text, reason=refused)
     src = str(source)
     for sock in engine_sockets(env):
         if sock == src or sock.startswith(src.rstrip("/") + "/"):
@@ -131,7 +121,11 @@ def session_mounts(
         Mount(str(helpers), BIN_MOUNT, read_only=True),
         Mount(str(home), HOME_MOUNT),
     ]
-    return [*mounts, *user_volumes(repo, cfg, options, env=env, worktrees=worktrees)]
+    return [
+        *mounts,
+        *user_volumes(repo, cfg, options, env=env, worktrees=worktrees),
+        *cache_mounts(repo, cfg),
+    ]
 
 
 def user_volumes(
@@ -148,6 +142,50 @@ def user_volumes(
         parse_volume(v, repo, env, cfg.workdir, worktrees=worktrees, allowed=cfg.allow_volumes)
         for v in given
     ]
+
+
+def _target_refusal(target: str, workdir: str, common: str) -> str | None:
+    """Why nothing may be mounted at ``target`` (para's own mount points), or None."""
+    protected = {
+        "/": "a mount over / would replace the container's whole filesystem",
+        workdir: "it would hide the session's worktree",
+        CHANNEL_MOUNT: "it would replace the session channel",
+        BIN_MOUNT: "it would replace para's helpers",
+        GIT_MOUNT: "it would replace the session's repository",
+        common: "it would replace the repository's git directory",
+    }
+    for path, why in protected.items():
+        if (
+            target == path
+            or (path != "/" and target.startswith(path + "/"))
+            or (path.startswith(target.rstrip("/") + "/"))
+        ):
+            return why
+    return None
+
+
+def cache_mounts(repo: Repo, cfg: DockerConfig) -> list[Mount]:
+    """``docker.cache_volumes``: one named volume per repository and name, shared by its
+    sessions (never a host path)."""
+    from para.docker import labels as L
+
+    mounts = []
+    common = str(repo.common_dir.resolve())
+    for name, target in sorted(cfg.cache_volumes.items()):
+        target_norm = os.path.normpath(target)
+        refused = (
+            "the target must be an absolute path"
+            if not target.startswith("/")
+            else _target_refusal(target_norm, cfg.workdir, common)
+        )
+        if refused:
+            raise UnsafeMount(
+                volume=f"docker.cache_volumes {name}: {target}",
+                reason=refused,
+                hint="mount the cache elsewhere, e.g. under /para/home/.cache",
+            )
+        mounts.append(Mount(L.cache_volume_name(repo.repo_id, name), target_norm, volume=True))
+    return mounts
 
 
 _ALLOW_HINT = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker
 import docker.errors
@@ -93,6 +93,23 @@ class SdkTransport:
         if res.status_code >= 400:
             raise APIError(res.status_code, res.text)
         yield from res.iter_content(chunk_size=None)
+
+    def upload(
+        self, path: str, params: dict[str, Any], data: BinaryIO, size: int
+    ) -> Iterator[bytes]:
+        res = self._send(
+            "POST",
+            path,
+            params=params,
+            data=data,
+            headers={"Content-Type": "application/x-tar", "Content-Length": str(size)},
+            stream=True,
+            timeout=None,
+        )
+        if res.status_code >= 400:
+            raise APIError(res.status_code, res.text)
+        chunks: Iterator[bytes] = res.iter_content(chunk_size=None)
+        return chunks
 
 
 def pull(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 from para.docker.execio import ExecIO  # defined with the exec path (stdlib only)
 
@@ -26,9 +26,28 @@ class EngineInfo:
 
 @dataclass(frozen=True)
 class Mount:
-    source: str
+    source: str  # a host path, or a volume's name when ``volume``
     target: str
     read_only: bool = False
+    volume: bool = False
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    name: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One image build from a context tar (the engine's ``POST /build``)."""
+
+    tag: str
+    dockerfile: str  # its name in the tar
+    args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    no_cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +144,13 @@ class DockerService(Protocol):
 
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> ImageInfo: ...
 
+    def build(
+        self, context: BinaryIO, size: int, request: BuildRequest, output: Callable[[str], None]
+    ) -> str:
+        """Build and tag an image from a context tar, each line of the build's output
+        to ``output``; the image id. BuildFailed (``reason``: the engine's error)."""
+        ...
+
     def create(self, spec: ContainerSpec) -> str: ...
 
     def start(self, container_id: str) -> None: ...
@@ -148,7 +174,11 @@ class DockerService(Protocol):
         env: dict[str, str] | None = None,
         workdir: str | None = None,
         user: str | None = None,
-    ) -> int: ...
+        timeout: float | None = None,
+    ) -> int:
+        """Run ``argv``; its exit code. ``timeout``: seconds until it is killed and
+        ExecTimedOut raised."""
+        ...
 
     def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]: ...
 
@@ -167,3 +197,11 @@ class DockerService(Protocol):
     def remove_network(self, name: str) -> None: ...
 
     def networks(self, labels: dict[str, str]) -> list[NetworkInfo]: ...
+
+    def volume(self, name: str) -> VolumeInfo | None: ...
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
+
+    def volumes(self, labels: dict[str, str]) -> list[VolumeInfo]: ...
+
+    def remove_volume(self, name: str) -> None: ...

@@ -12,7 +12,6 @@ import json
 import os
 import socket
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from para import __version__
@@ -40,13 +39,6 @@ ATTACH_SHELL = [
     "-c",
     "if command -v bash >/dev/null; then exec bash; else exec sh; fi",
 ]
-PROJECT_TYPES = (
-    ("Cargo.toml", "rust"),
-    ("package.json", "node"),
-    ("pyproject.toml", "python"),
-    ("requirements.txt", "python"),
-    ("go.mod", "go"),
-)
 # The parts of the docker configuration that shape a container (see fingerprint; ports
 # are hashed as container ports, together with the session's own).
 _SHAPING = {
@@ -61,34 +53,6 @@ _SHAPING = {
     "healthcheck",
     "stop_timeout",
 }
-
-
-def detect_project_type(directory: Path) -> str | None:
-    for marker, kind in PROJECT_TYPES:
-        if (directory / marker).exists():
-            return kind
-    return None
-
-
-def resolve_image(cfg: DockerConfig, worktree: Path) -> str:
-    """--image / docker.json / PARA_IMAGE > image_mappings[project type] > default_image."""
-    if cfg.image:
-        return cfg.image
-    kind = detect_project_type(worktree)
-    if kind and kind in cfg.image_mappings:
-        return cfg.image_mappings[kind]
-    return cfg.default_image
-
-
-def image_origin(cfg: DockerConfig, worktree: Path) -> str | None:
-    """Where para's choice of image came from, when nobody named it: the project type's
-    mapping or the default (a missing image is then no typo of the user's)."""
-    if cfg.image:
-        return None
-    kind = detect_project_type(worktree)
-    if kind and kind in cfg.image_mappings:
-        return f"docker.image_mappings[{kind!r}], as this looks like a {kind} project"
-    return "docker.default_image, as nothing else names an image"
 
 
 def free_port() -> int:
@@ -131,6 +95,14 @@ def parse_ports(entries: list[str]) -> dict[int, int]:
     return out
 
 
+_PROVISION = {
+    "on_create_command",
+    "update_content_command",
+    "post_create_command",
+    "cache_volumes",
+}
+
+
 def fingerprint(cfg: DockerConfig, image: str, options: ContainerOptions | None) -> str:
     """A short hash of the container a session gets from ``cfg`` (the configuration
     with the session's choices applied) and its resolved ``image``: the effective
@@ -139,13 +111,18 @@ def fingerprint(cfg: DockerConfig, image: str, options: ContainerOptions | None)
     NAME --recreate`` would make a different container."""
     options = options or ContainerOptions()
     ports = {p.rpartition(":")[2] for p in [*cfg.ports, *options.ports]}
-    material = {
+    material: dict[str, object] = {
         "image": image,
         "config": cfg.model_dump(mode="json", include=_SHAPING),
         "env": options.env,
         "volumes": options.volumes,
         "ports": sorted(ports),
     }
+    # what provisions a new container (post_start runs at every start anyway); only when
+    # set, so containers made before these keys existed keep their hash
+    provision = cfg.model_dump(mode="json", include=_PROVISION, exclude_defaults=True)
+    if provision:
+        material["provision"] = provision
     text = json.dumps(material, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from para.docker import health, spec
+from para.docker import health, images, spec
 from para.docker import labels as L
 from para.docker.service import ContainerInfo
 from para.errors import ParaError
@@ -60,8 +60,9 @@ def config_changed(
         return None
     options = ContainerOptions.given(ref)  # what a recreate starts from
     try:
-        cfg = manager.session_config(options)
-        image = spec.resolve_image(cfg, Path(record.worktree))
+        loaded = manager.session_loaded(options)
+        cfg = loaded.config.docker
+        image = images.resolve(manager, loaded, Path(record.worktree)).ref
     except ParaError:
         return None  # a broken config file is reported by the commands that use it
     return spec.fingerprint(cfg, image, options) != label

@@ -29,7 +29,12 @@ def host_config(spec: ContainerSpec) -> dict[str, Any]:
     host: dict[str, Any] = {
         "Init": spec.init,
         "Mounts": [
-            {"Type": "bind", "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
+            {
+                "Type": "volume" if m.volume else "bind",
+                "Source": m.source,
+                "Target": m.target,
+                "ReadOnly": m.read_only,
+            }
             for m in spec.mounts
         ],
         "NetworkMode": spec.network,

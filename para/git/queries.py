@@ -89,3 +89,45 @@ class Queries(GitBase):
             if meta.startswith("160000 ") and path:
                 paths.append(path)
         return paths
+
+    def index_entries(self, rel: str) -> list[tuple[str, str, str]]:
+        """(mode, blob id, path) of the main checkout's index entries under ``rel``."""
+        out = run_git(["ls-files", "-s", "-z", "--", rel], self.root, check=False)
+        entries = []
+        for entry in out.split("\0"):
+            meta, _, path = entry.partition("\t")
+            parts = meta.split(" ")
+            if path and len(parts) == 3 and parts[2] == "0":  # stage 0: no conflict
+                entries.append((parts[0], parts[1], path))
+        return entries
+
+    def worktree_changes(self, rel: str) -> list[tuple[str, str]]:
+        """(status, path) of what under ``rel`` in the main checkout differs from the
+        index: changed or deleted files (``M``, ``D``...), untracked ones (``?``) and
+        ignored files or directories (``!``, directories with a trailing ``/``)."""
+        out = run_git(
+            [
+                "--no-optional-locks",
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--untracked-files=all",
+                "--ignored=matching",
+                "--no-renames",
+                "--ignore-submodules=all",
+                "--",
+                rel,
+            ],
+            self.root,
+            check=False,
+        )
+        changes = []
+        for entry in out.split("\0"):
+            if len(entry) < 4:
+                continue
+            index, work, path = entry[0], entry[1], entry[3:]
+            if index in "?!":
+                changes.append((index, path))
+            elif work != " ":
+                changes.append((work, path))
+        return changes

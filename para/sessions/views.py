@@ -47,6 +47,7 @@ class SessionView:
                 "id": rec.container.id,
                 "name": rec.container.name,
                 "image": rec.container.image,
+                "image_source": rec.container.image_source,
                 "backend": rec.container.backend,
                 "state": "unknown",
                 "health": None,

@@ -2,7 +2,7 @@
 
 An engine that is not reachable skips its tests with the reason, unless
 PARA_TEST_REQUIRE_ENGINE names it (CI: docker,podman), then they fail. Teardown removes
-every container and network labelled with the test repository's id.
+every container, network, volume and image labelled with the test repository's id.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from para.errors import ParaError
 from para.repo import discover
 
 BUSYBOX = "localhost/para-test/busybox:1"
-DEBIAN = "localhost/para-test/debian:1"
+DEBIAN = "localhost/para-test/debian:2"
 ENGINES = ("docker", "podman")
 CLI = {"docker": ["docker"], "podman": ["podman"]}
 
@@ -52,6 +52,13 @@ def sweep(service: DockerService, repo_id: str) -> None:
         service.remove(info.id)
     for net in service.networks(L.repo_filter(repo_id)):
         service.remove_network(net.name)
+    for volume in service.volumes(L.repo_filter(repo_id)):
+        service.remove_volume(volume.name)
+    name = service.info.backend
+    images = engine_cli(name, "images", "-q", "--filter", f"label={L.REPO_ID}={repo_id}")
+    ids = sorted(set(images.stdout.split()))
+    if ids:
+        engine_cli(name, "rmi", "-f", *ids)
 
 
 @pytest.fixture(params=ENGINES, scope="session")

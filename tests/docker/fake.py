@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import itertools
 import json
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from para.docker.execio import ExecIO
 from para.docker.service import (
     Backend,
+    BuildRequest,
     ContainerInfo,
     ContainerSpec,
     EngineInfo,
     ImageInfo,
     NetworkInfo,
     PullProgress,
+    VolumeInfo,
 )
-from para.errors import ContainerError, ImageNotFound
+from para.errors import BuildFailed, ContainerError, ImageNotFound
 
 
 class FakeDockerService:
@@ -34,6 +38,11 @@ class FakeDockerService:
         self.nets: dict[str, dict[str, str]] = {}
         self.calls: list[str] = []
         self.fail_start: str | None = None
+        self.fail_build: str | None = None
+        self.builds: list[tuple[BuildRequest, dict[str, bytes | str]]] = []
+        self.vols: dict[str, dict[str, str]] = {}
+        # argv (joined) -> exit code for exec; what is not listed exits 0
+        self.exec_codes: dict[str, int] = {}
         self.stopped: set[str] = set()  # containers stopped or killed through the engine
         self._ids = itertools.count(1)
 
@@ -52,6 +61,28 @@ class FakeDockerService:
         progress(PullProgress(layer="abc", status="Downloading", current=1, total=2))
         self.images[ref] = ImageInfo(id=f"sha256:{ref}", env=[])
         return self.images[ref]
+
+    def build(
+        self, context: BinaryIO, size: int, request: BuildRequest, output: Callable[[str], None]
+    ) -> str:
+        """Reads the tar (files as bytes, links as "-> target"); tags the image."""
+        self.calls.append(f"build {request.tag}")
+        files: dict[str, bytes | str] = {}
+        with tarfile.open(fileobj=context, mode="r") as tar:
+            for member in tar.getmembers():
+                if member.issym():
+                    files[member.name] = f"-> {member.linkname}"
+                elif member.isfile():
+                    extracted = tar.extractfile(member)
+                    files[member.name] = extracted.read() if extracted else b""
+        self.builds.append((request, files))
+        output("Step 1/2 : FROM img:1")
+        output("Step 2/2 : RUN make")
+        if self.fail_build:
+            output(self.fail_build)
+            raise BuildFailed(image=request.tag, reason="returned a non-zero code: 2", log="")
+        self.images[request.tag] = ImageInfo(id=f"sha256:{request.tag}", env=[])
+        return self.images[request.tag].id
 
     def create(self, spec: ContainerSpec) -> str:
         self.calls.append(f"create {spec.name}")
@@ -111,12 +142,14 @@ class FakeDockerService:
         env: dict[str, str] | None = None,
         workdir: str | None = None,
         user: str | None = None,
+        timeout: float | None = None,
     ) -> int:
-        self.calls.append(f"exec {container_id} {' '.join(argv)}")
+        line = " ".join(argv)
+        self.calls.append(f"exec {container_id} {line}")
         if self.containers[container_id].state != "running":
             raise ContainerError(problem="not running")
-        io.stdout.write(" ".join(argv).encode() + b"\n")
-        return 0
+        io.stdout.write(line.encode() + b"\n")
+        return self.exec_codes.get(line, 0)
 
     def logs(self, container_id: str, *, follow: bool, tail: int | None) -> Iterator[bytes]:
         yield b"log line\n"
@@ -146,6 +179,21 @@ class FakeDockerService:
                 )
                 out.append(NetworkInfo(id=name, name=name, labels=net_labels, containers=used))
         return out
+
+    def volume(self, name: str) -> VolumeInfo | None:
+        labels = self.vols.get(name)
+        return None if labels is None else VolumeInfo(name=name, labels=labels)
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        self.calls.append(f"volume create {name}")
+        self.vols.setdefault(name, labels)
+
+    def volumes(self, labels: dict[str, str]) -> list[VolumeInfo]:
+        return [VolumeInfo(n, v) for n, v in self.vols.items() if all_match(v, labels)]
+
+    def remove_volume(self, name: str) -> None:
+        self.calls.append(f"volume remove {name}")
+        self.vols.pop(name, None)
 
 
 def all_match(have: dict[str, str], want: dict[str, str]) -> bool:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from para.config import DockerConfig
+from para.config import DockerConfig, load_config
 from para.docker import spec
 from para.errors import ParaError
+from para.imagesource import image_source
 from para.options import ContainerOptions
 from para.repo import Repo
 from para.state import SessionRecord
@@ -36,12 +37,21 @@ def test_parse_ports() -> None:
 
 
 def test_image_resolution_order(tmp_path: Path) -> None:
-    cfg = DockerConfig(default_image="dflt:1", image_mappings={"python": "py:1"})
-    assert spec.resolve_image(cfg, tmp_path) == "dflt:1"
-    (tmp_path / "pyproject.toml").write_text("")
-    assert spec.resolve_image(cfg, tmp_path) == "py:1"
-    cfg.image = "chosen:1"
-    assert spec.resolve_image(cfg, tmp_path) == "chosen:1"
+    user = tmp_path / "user.json"
+    user.write_text('{"docker": {"default_image": "dflt:1", "image_mappings": {"python": "py:1"}}}')
+    env = {"PARA_CONFIG": str(user)}
+    project = tmp_path / "project"
+    project.mkdir()
+
+    def chosen(flags: dict[str, str] | None = None) -> tuple[str, str | None]:
+        loaded = load_config(None, env=env, flags=flags)
+        found = image_source(loaded, None, project)
+        return found.kind, found.image
+
+    assert chosen() == ("default", "dflt:1")
+    (project / "pyproject.toml").write_text("")
+    assert chosen() == ("mapping", "py:1")
+    assert chosen({"docker.image": "chosen:1"}) == ("image", "chosen:1")
 
 
 def test_fingerprint_changes_with_what_shapes_the_container() -> None:
