@@ -31,6 +31,7 @@ PARA = str(Path(sys.executable).parent / "para")
 TARGETS = {
     "start": 1.3,
     "start --docker": 1.2,
+    "cached-build start": 1.3,
     "docker exec": 1.3,
     "exec --all": 1.5,
 }
@@ -281,6 +282,38 @@ def bench_start_docker(work: Path, engine: str, n: int) -> None:
         cleanup_engine(repo, engine)
 
 
+def bench_cached_build(work: Path, engine: str, files: int, n: int) -> None:
+    """A start whose image the repository builds, already built (the inputs hashed, the
+    engine asked for the tag, nothing built) against --image with that same image."""
+    repo = make_repo(work / f"build-{engine}-{files}", files)
+    (repo / "Dockerfile").write_text(f"FROM {BUSYBOX}\nRUN echo built > /built\n")
+    (repo / ".para").mkdir(exist_ok=True)
+    (repo / ".para" / "docker.json").write_text(json.dumps({"build": {"name": "bench"}}))
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "build"], repo)
+    env = dict(ENV, PARA_BACKEND=engine)
+    run([PARA, "init"], repo, env=env)
+    built = json.loads(run([PARA, "docker", "build", "--json"], repo, env=env).stdout)
+
+    def a(i: int) -> None:
+        run([PARA, "start", f"b{i}", "--docker"], repo, env=env)
+
+    def b(i: int) -> None:
+        run([PARA, "start", f"i{i}", "--docker", "--image", built["image"]], repo, env=env)
+
+    def reset(i: int) -> None:
+        cleanup_engine(repo, engine)
+        drop_worktree(repo, f"b{i}", f"para/b{i}")
+        drop_worktree(repo, f"i{i}", f"para/i{i}")
+
+    try:
+        ta, tb = ab(a, b, n, after=reset)
+        add_row(f"cached-build start ({files} files)", engine, ta, tb, "raw: para --image")
+    finally:
+        cleanup_engine(repo, engine)
+        run(["docker", "rmi", "-f", built["image"]], repo, env=docker_env(engine), check=False)
+
+
 def cleanup_engine(repo: Path, engine: str) -> None:
     env = docker_env(engine)
     out = run(
@@ -518,6 +551,7 @@ def main() -> int:
             up = engine_up(engine)
             for group, label in (
                 ("docker", "start --docker"),
+                ("build", "cached-build start"),
                 ("exec", "docker exec"),
                 ("all", "exec --all (10 sessions, sleep 1)"),
                 ("list", "list (100 sessions, 50 containers)"),
@@ -528,6 +562,9 @@ def main() -> int:
                     add_row(label, engine, None, None, "skipped: no engine")
                 elif group == "docker":
                     bench_start_docker(work, engine, args.n)
+                elif group == "build":
+                    for files in (1000, 30000):
+                        bench_cached_build(work, engine, files, args.n)
                 elif group == "exec":
                     bench_exec(work, engine, args.n)
                 elif group == "all":

@@ -71,5 +71,64 @@ else
     step git show --stat --format=%s para/boxed
 fi
 
+# A repository that describes its container: a devcontainer.json whose Dockerfile builds
+# on the offline Debian test image and whose postCreateCommand installs the project.
+debian=${PARA_DEMO_DEBIAN:-localhost/para-test/debian:2}
+if ! para docker list >/dev/null 2>&1; then
+    :
+elif ! have_image "$debian"; then
+    say "no image $debian: skipping the devcontainer part (make engines builds it)"
+else
+    say "a repository with a devcontainer.json: containers built and provisioned from it"
+    mkdir -p .devcontainer tests
+    cat > .devcontainer/devcontainer.json <<'JSON'
+// the project's dev container (JSON with comments)
+{
+  "build": {"dockerfile": "Dockerfile", "context": "..", "args": {"ANSWER": "42"}},
+  "postCreateCommand": "pip install --user --break-system-packages --no-index --no-build-isolation -e .",
+  "features": {"ghcr.io/devcontainers/features/node:1": {}},
+}
+JSON
+    cat > .devcontainer/Dockerfile <<DOCKERFILE
+FROM $debian
+ARG ANSWER
+RUN echo "ANSWER = \$ANSWER" > /usr/lib/python3/dist-packages/deps.py
+DOCKERFILE
+    cat > pyproject.toml <<'TOML'
+[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "calc"
+version = "0.1"
+
+[tool.setuptools]
+py-modules = ["calc"]
+TOML
+    cat > tests/test_calc.py <<'PY'
+import calc
+import deps
+
+
+def test_add():
+    assert calc.add(deps.ANSWER, 1) == 43
+PY
+    printf '*.egg-info/\n__pycache__/\n' > .gitignore
+    git add -A && git commit -q -m "a dev container"
+    step cat .devcontainer/devcontainer.json
+    step para start built --docker
+    step para docker exec built -- python3 -m pytest -q
+    say "the second session reuses the image: nothing to build"
+    step para start again --docker
+    step para status again
+    tag=$(para status again --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["container"]["image"])')
+    step para cancel built --force
+    step para cancel again --force
+    for cli in docker podman; do
+        if command -v "$cli" >/dev/null 2>&1; then "$cli" image rm "$tag" >/dev/null 2>&1 || true; fi
+    done
+fi
+
 say "done: the repository holds the reviewed branch and the archive; nothing else changed"
 step git status --short --branch
