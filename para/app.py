@@ -81,7 +81,11 @@ class App:
 
         repo = self.repo_or_none()
         loaded = load_config(repo.root if repo else None, env=self.env, flags=self.flags)
-        for warning in (loaded.ignored_warning(), loaded.unsupported_warning()):
+        for warning in (
+            loaded.ignored_warning(),
+            loaded.user_only_warning(),
+            loaded.unsupported_warning(),
+        ):
             if warning:
                 self.warnings.append(warning)
         return loaded

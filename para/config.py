@@ -35,7 +35,7 @@ from para.schema import (
     Resources,
     parse_size,
 )
-from para.trust import untrusted_keys, without
+from para.trust import untrusted_keys, user_only_keys, without
 
 if TYPE_CHECKING:
     from para.devcontainer import Devcontainer
@@ -87,6 +87,8 @@ class LoadedConfig:
     files: list[Path] = field(default_factory=list)
     # repository-supplied files and the keys of theirs left out until trusted
     ignored: dict[Path, list[str]] = field(default_factory=dict)
+    # repository-supplied files and the keys of theirs that only the user may set
+    user_only: dict[Path, list[str]] = field(default_factory=dict)
     # the devcontainer.json read, and what of it para does not model
     devcontainer: Path | None = None
     unsupported: list[str] = field(default_factory=list)
@@ -97,6 +99,15 @@ class LoadedConfig:
         return (
             f"{self.devcontainer}: para does not use {', '.join(self.unsupported)} "
             "(docs/containers.md says what it reads)"
+        )
+
+    def user_only_warning(self) -> str | None:
+        if not self.user_only:
+            return None
+        parts = "; ".join(f"{path}: {', '.join(keys)}" for path, keys in self.user_only.items())
+        return (
+            f"ignoring keys only your own configuration may set ({parts}): put them in your "
+            "user config file, a PARA_* variable, or a file git does not track"
         )
 
     def ignored_warning(self) -> str | None:
@@ -153,6 +164,7 @@ _WHOLE = frozenset(
         "docker.update_content_command",
         "docker.post_create_command",
         "docker.post_start_command",
+        "docker.services",
     }
 )
 
@@ -250,6 +262,7 @@ def load_config(
         files.append(user_file)
     apply(str(user_file), raw_user)
     ignored: dict[Path, list[str]] = {}
+    refused: dict[Path, list[str]] = {}
     devcontainer: Devcontainer | None = None
     if repo_root is not None:
         # Only the main checkout's: a worktree's copy is writable by its container, which
@@ -275,10 +288,14 @@ def load_config(
             files.append(path)
             shaped = {"docker": raw} if docker_only else raw
             gated = untrusted_keys(repo_root, path, shaped, env, gate)
-            if gated:
+            mine = user_only_keys(repo_root, path, shaped)
+            if mine:
+                refused[path] = [k.removeprefix("docker.") if docker_only else k for k in mine]
+            if gated or mine:
                 # named as the file spells them (docker.json holds the docker section)
-                ignored[path] = [k.removeprefix("docker.") if docker_only else k for k in gated]
-                shaped = without(shaped, gated)
+                if gated:
+                    ignored[path] = [k.removeprefix("docker.") if docker_only else k for k in gated]
+                shaped = without(shaped, [*gated, *mine])
                 raw = shaped.get("docker", {}) if docker_only else shaped
             apply(str(path), raw, docker_only=docker_only)
     apply(ENV_SOURCE, _env_layer(env) or None)
@@ -303,6 +320,7 @@ def load_config(
         sources=sources,
         files=files,
         ignored=ignored,
+        user_only=refused,
         devcontainer=devcontainer.path if devcontainer else None,
         unsupported=devcontainer.unsupported if devcontainer else [],
     )

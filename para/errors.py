@@ -135,26 +135,28 @@ class MissingCommand(ParaError):
     template = "no {key} is set: {purpose} needs one"
 
 
-class CommandFailed(ParaError):
+class _WithOutput(ParaError):
+    """An error that ends with the last lines of some output (fact ``output``), after
+    ``lead`` when there are any."""
+
+    lead: ClassVar[str] = ":\n"
+
+    def __init__(self, message: str | None = None, *, hint: str | None = None, **facts: Any):
+        tail = facts.get("output") or ""
+        facts["output"] = f"{self.lead}{tail}" if tail and not tail.startswith(self.lead) else tail
+        super().__init__(message, hint=hint, **facts)
+
+
+class CommandFailed(_WithOutput):
     """A command para ran for the user (setup, IDE) failed."""
 
     template = "{what} {command!r} failed with exit code {code}{output}"
 
-    def __init__(self, message: str | None = None, *, hint: str | None = None, **facts: Any):
-        tail = facts.get("output") or ""
-        facts["output"] = f":\n{tail}" if tail and not tail.startswith(":") else tail
-        super().__init__(message, hint=hint, **facts)
 
-
-class CommandTimedOut(ParaError):
+class CommandTimedOut(_WithOutput):
     """A command para ran for the user did not finish in its time and was killed."""
 
     template = "{what} {command!r} was stopped after {seconds:g}s{output}"
-
-    def __init__(self, message: str | None = None, *, hint: str | None = None, **facts: Any):
-        tail = facts.get("output") or ""
-        facts["output"] = f":\n{tail}" if tail and not tail.startswith(":") else tail
-        super().__init__(message, hint=hint, **facts)
 
 
 class SyncConflict(ParaError):
@@ -211,6 +213,17 @@ class BuildInputError(ParaError):
         "docker.build's context and dockerfile (or devcontainer.json's build) name paths "
         "inside the repository, relative to its root (see docs/containers.md)"
     )
+
+
+class ServiceFailed(_WithOutput):
+    """A service of a session's stack exited, or did not get ready in time."""
+
+    template = "service {service!r} of session {session!r} {reason}{output}"
+    default_hint = (
+        "see its configuration (docker.compose_file or docker.services); the start was "
+        "undone. docker.services_timeout bounds the wait"
+    )
+    lead = "; its last output:\n"
 
 
 class ContainerNotFound(ParaError):

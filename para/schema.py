@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -123,6 +123,16 @@ class DockerConfig(_Model):
     lifecycle_timeout: float = Field(default=1800.0, gt=0, allow_inf_nan=False)
     cache_volumes: dict[str, str] = Field(
         default_factory=dict, description="volume name -> container path, shared by sessions"
+    )
+    compose_file: str | None = Field(
+        default=None, description="a compose file of the session's services (repository-relative)"
+    )
+    services: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="the services as compose keys, when no compose file"
+    )
+    services_timeout: float = Field(default=120.0, gt=0, allow_inf_nan=False)
+    allow_privileged_services: bool = Field(
+        default=False, description="services may be privileged (the user's own config only)"
     )
 
     @field_validator("cache_volumes")

@@ -62,6 +62,27 @@ class ContainerRef(_Record):
     git: Literal["shared", "own"] = "shared"
 
 
+class ServiceRef(_Record):
+    """One service container of a session's stack."""
+
+    id: str
+    name: str
+    image: str
+    # container port -> published host port (on 127.0.0.1); kept so a restart or a
+    # recreate gets the same ports back
+    ports: dict[str, int] = Field(default_factory=dict)
+
+
+class StackRef(_Record):
+    """A session's services: their network, volumes and containers, on one engine."""
+
+    backend: Literal["docker", "podman"]
+    endpoint: str
+    network: str
+    volumes: list[str] = Field(default_factory=list)
+    services: dict[str, ServiceRef] = Field(default_factory=dict)
+
+
 class SessionRecord(_Record):
     schema_version: Literal[1] = SCHEMA_VERSION
     name: str
@@ -74,6 +95,8 @@ class SessionRecord(_Record):
     status: SessionStatus = "active"
     container: ContainerRef | None = None
     previous_container: ContainerRef | None = None
+    stack: StackRef | None = None
+    previous_stack: StackRef | None = None  # an ended session's, for recover
     report: dict[str, Any] | None = None
     archive_branch: str | None = None
     wip_commit: str | None = None

@@ -1,11 +1,12 @@
 """Trust for the configuration a repository brings (the pattern of ``direnv allow``).
 
-A cloned repository's committed ``.para/config.json`` and ``.para/docker.json`` (and,
-later, its devcontainer.json and compose files) could run code on the host or widen what
-a container may touch. Those keys apply only once the user has run ``para trust``, which
-records the files' content hashes in the user's state directory; any change needs trust
-again. Keys that only narrow access, and files git does not track (the user's own), need
-no trust; neither does the user's config file, the environment or a flag.
+A cloned repository's committed ``.para/config.json`` and ``.para/docker.json``, its
+devcontainer.json and the compose file its configuration names could run code on the
+host or widen what a container may touch. Those keys apply only once the user has run
+``para trust``, which records the files' content hashes in the user's state directory;
+any change needs trust again. Keys that only narrow access, and files git does not track
+(the user's own), need no trust; neither does the user's config file, the environment or
+a flag.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,21 @@ GATED = (
     "docker.resources",  # only null, or a limit set to null
     "docker.environment.PATH",
 )
+
+
+# Keys a committed file may never set, trusted or not: the user decides them alone.
+USER_ONLY = ("docker.allow_privileged_services",)
+
+
+def user_only_keys(repo_root: Path, path: Path, layer: Mapping[str, Any]) -> list[str]:
+    """The keys of a config.json-shaped ``layer`` from ``path`` that only the user's own
+    configuration may set: all of them when git tracks the file."""
+    found = [key for key in USER_ONLY if _lookup(layer, key)[0]]
+    if not found:
+        return []
+    from para.git import Git
+
+    return found if Git(repo_root).is_tracked(path) else []
 
 
 def gated_keys(layer: Mapping[str, Any], repo_root: Path) -> list[str]:
@@ -131,13 +148,29 @@ class TrustStore:
         )
 
 
-def repository_files(repo_root: Path) -> list[Path]:
-    """The files of the main checkout that can configure para (when git tracks them)."""
+def repository_files(repo_root: Path, env: Mapping[str, str] | None = None) -> list[Path]:
+    """The files of the main checkout that can configure para (when git tracks them):
+    para's own, the devcontainer.json, and the compose file the configuration names."""
     from para.devcontainer import find
 
     found = [repo_root / ".para" / "config.json", repo_root / ".para" / "docker.json"]
     devcontainer = find(repo_root)
-    return [*found, devcontainer] if devcontainer else found
+    if devcontainer:
+        found.append(devcontainer)
+    compose = _compose_file(repo_root, env or {})
+    if compose is not None:
+        found.append(compose)
+    return found
+
+
+def _compose_file(repo_root: Path, env: Mapping[str, str]) -> Path | None:
+    from para.config import load_config
+
+    try:
+        name = load_config(repo_root, env=env).config.docker.compose_file
+    except ParaError:
+        return None
+    return Path(os.path.normpath(repo_root / name)) if name else None
 
 
 def review(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -149,7 +182,7 @@ def review(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
     store = TrustStore(env)
     recorded = store.of(repo_root)
     out = []
-    for path in repository_files(repo_root):
+    for path in repository_files(repo_root, env):
         try:
             content = path.read_bytes()
         except OSError:
@@ -172,21 +205,52 @@ def review(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
 
 
 def _gated_in(repo_root: Path, path: Path, content: bytes, env: Mapping[str, str]) -> list[str]:
-    if path.name not in ("config.json", "docker.json"):
-        from para import devcontainer
+    from para import devcontainer
 
+    if path == devcontainer.find(repo_root):
         try:
             found = devcontainer.load(repo_root, env)
         except ParaError:
             return []
         return [f"docker.{key}" for key in found.gated] if found else []
+    if path.parent != repo_root / ".para":
+        rel = path.relative_to(repo_root).as_posix()
+        return _services_gated(repo_root, env, compose_file=rel)
     try:
         data = json.loads(content)
     except (ValueError, RecursionError):
         return []
     if not isinstance(data, dict):
         return []
-    return gated_keys({"docker": data} if path.name == "docker.json" else data, repo_root)
+    layer = {"docker": data} if path.name == "docker.json" else data
+    services = (layer.get("docker") or {}).get("services")
+    extra = _services_gated(repo_root, env, services=services) if services else []
+    return [*gated_keys(layer, repo_root), *(f"docker.services: {key}" for key in extra)]
+
+
+def _services_gated(
+    repo_root: Path,
+    env: Mapping[str, str],
+    *,
+    compose_file: str | None = None,
+    services: Any = None,
+) -> list[str]:
+    """What of a stack's services waits for trust (``para.compose`` says)."""
+    from para import compose
+
+    try:
+        stack = compose.load(
+            repo_root,
+            compose_file=compose_file,
+            services=services if isinstance(services, dict) else None,
+            env=env,
+            trusted=False,
+            allow_privileged=True,
+        )
+    except ParaError as exc:
+        # e.g. ${VAR:?...} that only the host's value satisfies: trust is what it waits for
+        return [f"(untrusted it does not load: {exc.message.splitlines()[-1].strip()})"]
+    return list(stack.ignored) if stack else []
 
 
 def grant(repo_root: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -91,6 +91,9 @@ def watch(ctx: click.Context, once: bool, interval: float, as_json: bool) -> Non
     help="Run the agent in a container (default: docker.enabled).",
 )
 @container_options
+@click.option(
+    "--no-services", is_flag=True, help="Without the services of docker.compose_file/services."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print session and job as JSON.")
 @click.pass_context
 def dispatch(
@@ -101,6 +104,7 @@ def dispatch(
     agent: str | None,
     base: str | None,
     docker: bool | None,
+    no_services: bool,
     as_json: bool,
     **kwargs: Any,
 ) -> None:
@@ -119,6 +123,7 @@ def dispatch(
         docker=options,
         base=base,
         fallback=fallback,
+        services=not no_services,
     )
     if as_json:
         render.echo_json({"session": view(app.sessions, record.name).to_json(), "job": job.id})

@@ -38,11 +38,16 @@ def docker() -> None:
 @container_options
 @click.pass_context
 def start(ctx: click.Context, /, name: str | None, recreate: bool, **kwargs: Any) -> None:
-    """Give a session a container, or restart its stopped one."""
+    """Give a session a container, or restart its stopped one, with its services.
+
+    A host session with services gets them started again; --recreate gives it a
+    container too."""
     record = record_of(ctx, name, "docker start")
     record = app_of(ctx).docker.ensure_container(record, build_options(kwargs), recreate=recreate)
-    assert record.container is not None
-    click.echo(f"container {record.container.name} of session {record.name} is running")
+    if record.stack is not None:
+        click.echo(f"services of session {record.name}: {', '.join(record.stack.services)}")
+    if record.container is not None:
+        click.echo(f"container {record.container.name} of session {record.name} is running")
 
 
 @docker.command()
@@ -97,10 +102,11 @@ def sync(ctx: click.Context, name: str | None, as_json: bool) -> None:
 @click.argument("name", required=False)
 @click.pass_context
 def stop(ctx: click.Context, name: str | None) -> None:
-    """Stop a session's container (para docker start brings it back)."""
+    """Stop a session's container and services (para docker start brings them back)."""
     record = record_of(ctx, name, "docker stop")
     app_of(ctx).docker.stop(record)
-    click.echo(f"stopped the container of session {record.name}")
+    what = [w for w, has in (("container", record.container), ("services", record.stack)) if has]
+    click.echo(f"stopped the {' and '.join(what) or 'container'} of session {record.name}")
 
 
 @docker.command(cls=CommandAfterDashes, context_settings={"ignore_unknown_options": True})
@@ -126,6 +132,7 @@ def stop(ctx: click.Context, name: str | None) -> None:
 )
 @click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="Set a variable.")
 @click.option("-w", "--workdir", metavar="DIR", help="Working directory in the container.")
+@click.option("--service", metavar="S", help="Run it in the session's service S instead.")
 @click.pass_context
 def exec(
     ctx: click.Context,
@@ -135,6 +142,7 @@ def exec(
     timeout: float | None,
     env: tuple[str, ...],
     workdir: str | None,
+    service: str | None,
 ) -> None:
     """Run a command in a session's container: para docker exec [NAME] -- CMD...
 
@@ -160,6 +168,8 @@ def exec(
         raise click.UsageError("no command given: para docker exec [NAME] -- CMD...")
     if timeout is not None and not detach:
         raise click.UsageError("--timeout goes with --detach")
+    if service and (all_ or detach):
+        raise click.UsageError("--service runs one command in one service: no --all, --detach")
     from para.cli.exec_cmd import run_exec
 
     try:
@@ -172,6 +182,7 @@ def exec(
             env=list(env),
             workdir=workdir,
             timeout=timeout,
+            service=service,
         )
     except AmbiguousSession as exc:
         if dashes:
@@ -215,13 +226,31 @@ def attach(ctx: click.Context, name: str | None) -> None:
 @docker.command()
 @click.argument("name", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new output.")
-@click.option("--tail", type=int, metavar="N", help="Only the last N lines.")
+@click.option("--tail", type=int, metavar="N", help="Only the last N lines (of each).")
+@click.option("--service", metavar="S", help="The output of the session's service S.")
+@click.option(
+    "--all", "every", is_flag=True, help="The container's and every service's, interleaved."
+)
 @click.pass_context
-def logs(ctx: click.Context, name: str | None, follow: bool, tail: int | None) -> None:
-    """Print a session container's output."""
+def logs(
+    ctx: click.Context,
+    name: str | None,
+    follow: bool,
+    tail: int | None,
+    service: str | None,
+    every: bool,
+) -> None:
+    """Print a session container's output (or its services')."""
+    from para.sessions.services import logs as session_logs
+
+    if service and every:
+        raise click.UsageError("--service and --all do not go together")
     record = record_of(ctx, name, "docker logs")
     out = sys.stdout.buffer
-    for chunk in app_of(ctx).docker.logs(record, follow=follow, tail=tail):
+    chunks = session_logs(
+        app_of(ctx).sessions, record, service=service, every=every, follow=follow, tail=tail
+    )
+    for chunk in chunks:
         out.write(chunk)
         out.flush()
 

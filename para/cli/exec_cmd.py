@@ -21,6 +21,7 @@ def run_exec(
     env: list[str],
     workdir: str | None,
     timeout: float | None = None,
+    service: str | None = None,
 ) -> int:
     """Run and return the exit code para should exit with."""
     from para.options import parse_env_pairs
@@ -43,6 +44,10 @@ def run_exec(
             err=sys.stderr.buffer,
         )
     record = record_of(ctx, name, "docker exec")
+    if service is not None:
+        from para.sessions.services import run_in_service
+
+        return run_in_service(app.sessions, record, service, argv, env=variables, workdir=workdir)
     if detach:
         from para.sessions.run import detach as queue_command
 

@@ -107,24 +107,39 @@ def report_cell(report: dict[str, Any] | None) -> str:
     return printable(" ".join(p for p in parts if p) or "-")
 
 
+def services_cell(services: dict[str, Any]) -> str:
+    """Each service and its state, health when it has one: ``db healthy, web running``."""
+    if not services:
+        return "-"
+    return ", ".join(
+        f"{name} {svc.get('health') or svc.get('state') or 'unknown'}"
+        for name, svc in services.items()
+    )
+
+
 def session_table(views: Sequence[SessionView]) -> None:
     rows = []
-    for view in views:
-        data = view.to_json()
+    datas = [view.to_json() for view in views]
+    with_services = any(data["services"] for data in datas)
+    for data in datas:
         status = data["status"] if not data["problems"] else f"{data['status']} (!)"
-        rows.append(
-            [
-                data["name"],
-                status,
-                data["branch"],
-                f"+{data['ahead']}/-{data['behind']}",
-                str(data["dirty"]),
-                container_cell(data["container"]),
-                report_cell(data["report"]),
-                age(data["created_at"]),
-            ]
-        )
-    table(("NAME", "STATUS", "BRANCH", "AHEAD", "DIRTY", "CONTAINER", "REPORT", "AGE"), rows)
+        row = [
+            data["name"],
+            status,
+            data["branch"],
+            f"+{data['ahead']}/-{data['behind']}",
+            str(data["dirty"]),
+            container_cell(data["container"]),
+            report_cell(data["report"]),
+            age(data["created_at"]),
+        ]
+        if with_services:
+            row.insert(6, services_cell(data["services"]))
+        rows.append(row)
+    headers = ["NAME", "STATUS", "BRANCH", "AHEAD", "DIRTY", "CONTAINER", "REPORT", "AGE"]
+    if with_services:
+        headers.insert(6, "SERVICES")
+    table(tuple(headers), rows)
     for view in views:
         for problem in view.problems:
             warn(printable(f"{view.name}: {problem}"))
@@ -144,6 +159,10 @@ def session_detail(view: SessionView) -> None:
         ),
         ("created", f"{data['created_at']} ({age(data['created_at'])} ago)"),
     ]
+    for name, svc in data["services"].items():
+        ports = ", ".join(f"{c} -> localhost:{h}" for c, h in svc["ports"].items())
+        where = f"; {ports}" if ports else ""
+        rows.append(("service", f"{name} ({svc['image']}, {container_cell(svc)}){where}"))
     container = data["container"]
     if container is not None:
         rows.append(

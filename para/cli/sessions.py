@@ -33,6 +33,9 @@ def init(ctx: click.Context) -> None:
     help="Give the session its own container (default: docker.enabled).",
 )
 @container_options
+@click.option(
+    "--no-services", is_flag=True, help="Without the services of docker.compose_file/services."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
 @click.pass_context
 def start(
@@ -41,10 +44,12 @@ def start(
     name: str | None,
     base: str | None,
     docker: bool | None,
+    no_services: bool,
     as_json: bool,
     **kwargs: Any,
 ) -> None:
-    """Start a session: branch <prefix>/NAME and a worktree, optionally a container.
+    """Start a session: branch <prefix>/NAME and a worktree, optionally a container,
+    and the session's own services when the configuration has some.
 
     A name is made up when omitted. Any container option implies --docker.
     """
@@ -52,13 +57,23 @@ def start(
 
     app = app_of(ctx)
     options, fallback = container_request(app.config, build_options(kwargs), docker)
-    record = start_session(app.sessions, name, base=base, docker=options, fallback=fallback)
+    record = start_session(
+        app.sessions,
+        name,
+        base=base,
+        docker=options,
+        fallback=fallback,
+        services=not no_services,
+    )
     if as_json:
         render.session_json(app.sessions, record.name)
         return
     click.echo(f"started session {record.name}")
     click.echo(f"  branch    {record.branch} (from {record.base})")
     click.echo(f"  worktree  {record.worktree}")
+    for service, svc in (record.stack.services if record.stack else {}).items():
+        ports = ", ".join(f"{c} -> localhost:{h}" for c, h in svc.ports.items())
+        click.echo(f"  service   {service} ({svc.image}){f', {ports}' if ports else ''}")
     if record.container is not None:
         ref = record.container
         click.echo(f"  container {ref.name} ({ref.backend}, {ref.image})")

@@ -26,9 +26,12 @@ def _endpoints(
     """The configured engine first, then any other engine a session's container is on."""
     found: list[tuple[str, str | None]] = [(manager.config.backend, manager.config.host)]
     for rec in records:
-        ref = rec.container or rec.previous_container
-        if ref is not None and (ref.backend, ref.endpoint) not in found:
-            found.append((ref.backend, ref.endpoint))
+        for ref in (
+            rec.container or rec.previous_container,
+            rec.stack or rec.previous_stack,
+        ):
+            if ref is not None and (ref.backend, ref.endpoint) not in found:
+                found.append((ref.backend, ref.endpoint))
     return found
 
 
@@ -74,6 +77,7 @@ def containers(manager: DockerManager) -> list[dict[str, Any]]:
                     "id": info.id,
                     "name": info.name,
                     "session": info.labels.get(L.SESSION, ""),
+                    "service": info.labels.get(L.SERVICE),
                     "image": info.image,
                     "state": info.state,
                     "health": info.health,
@@ -119,6 +123,8 @@ def cleanup(
         for net in service.networks(L.repo_filter(scope)):
             mine = net.labels.get(L.REPO_ID) == repo_id
             gone = not Path(net.labels.get(L.REPO, "/nonexistent")).exists()
+            if mine and L.SESSION in net.labels and _alive(by_name, net.labels[L.SESSION]):
+                continue  # a session's services network (its services may be stopped)
             if net.containers == 0 and (mine or gone):
                 if not dry_run:
                     service.remove_network(net.name)
@@ -132,9 +138,66 @@ def cleanup(
                         "done": not dry_run,
                     }
                 )
+        actions += _stack_volumes(service, repo_id, by_name, dry_run=dry_run, all_repos=all_repos)
         if all_repos:
             actions += _gone_caches(service, dry_run=dry_run)
     return actions
+
+
+def _alive(by_name: dict[str, SessionRecord], session: str) -> bool:
+    rec = by_name.get(session)
+    return rec is not None and rec.status == "active" and rec.stack is not None
+
+
+def _stack_volumes(
+    service: DockerService,
+    repo_id: str,
+    by_name: dict[str, SessionRecord],
+    *,
+    dry_run: bool,
+    all_repos: bool,
+) -> list[dict[str, Any]]:
+    """Volumes of services whose session is gone or ended (another repository's only
+    with ``all_repos``, when that repository no longer exists)."""
+    actions = []
+    for volume in service.volumes(L.repo_filter(repo_id if not all_repos else None)):
+        labels = volume.labels
+        if L.VOLUME not in labels:
+            continue
+        if labels.get(L.REPO_ID) == repo_id:
+            session = labels.get(L.SESSION, "")
+            rec = by_name.get(session)
+            if _alive(by_name, session) and volume.name in rec.stack.volumes:  # type: ignore[union-attr]
+                continue
+            reason = f"session {session} is gone or ended"
+        elif not Path(labels.get(L.REPO, "/nonexistent")).exists():
+            reason = f"its repository {labels.get(L.REPO)} no longer exists"
+        else:
+            continue
+        actions += _remove_volume(service, volume.name, labels.get(L.SESSION), reason, dry_run)
+    return actions
+
+
+def _remove_volume(
+    service: DockerService, name: str, session: str | None, reason: str, dry_run: bool
+) -> list[dict[str, Any]]:
+    """The action of removing one volume; none when the engine refuses (still mounted
+    by a container: the next cleanup)."""
+    if not dry_run:
+        try:
+            service.remove_volume(name)
+        except ParaError:
+            return []
+    return [
+        {
+            "kind": "volume",
+            "name": name,
+            "id": name,
+            "session": session,
+            "reason": reason,
+            "done": not dry_run,
+        }
+    ]
 
 
 def _gone_caches(service: DockerService, *, dry_run: bool) -> list[dict[str, Any]]:
@@ -145,23 +208,8 @@ def _gone_caches(service: DockerService, *, dry_run: bool) -> list[dict[str, Any
         repo = volume.labels.get(L.REPO)
         if L.CACHE not in volume.labels or not repo or Path(repo).exists():
             continue
-        done = False
-        if not dry_run:
-            try:
-                service.remove_volume(volume.name)
-                done = True
-            except ParaError:
-                continue  # still mounted by a container: the next cleanup
-        actions.append(
-            {
-                "kind": "volume",
-                "name": volume.name,
-                "id": volume.name,
-                "session": None,
-                "reason": f"cache of {repo}, which no longer exists",
-                "done": done,
-            }
-        )
+        reason = f"cache of {repo}, which no longer exists"
+        actions += _remove_volume(service, volume.name, None, reason, dry_run)
     return actions
 
 
@@ -187,6 +235,10 @@ def orphan_reason(
         return "no session record"
     if rec.status != "active":
         return f"session is {rec.status}"
+    if L.SERVICE in info.labels:
+        if rec.stack is None or all(s.id != info.id for s in rec.stack.services.values()):
+            return "not one of the session's services"
+        return None  # stopped with the session's container: it starts with it again
     if rec.container is None or rec.container.id != info.id:
         return "not the session's current container"
     if not (Path(rec.worktree) / ".git").exists():

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from para.channel.layout import install_helpers
-from para.docker import health, images, lifecycle, mounts, networks, spec
+from para.docker import health, images, lifecycle, mounts, networks, spec, stack
 from para.docker import labels as L
 from para.docker.execio import ExecIO
 from para.docker.service import DockerService, Mount
@@ -59,7 +59,14 @@ def create_container(
             "has no network: drop --port, or use bridge/session",
         )
     ports = spec.parse_ports(requested)
+    if record.stack is not None:
+        stack.check_network(cfg.network.mode)
     network = networks.for_container(service, manager.repo, cfg.network.mode, undo)
+    joins = None
+    if record.stack is not None and cfg.network.mode == "bridge":
+        network = record.stack.network  # a bridge network of the session's own
+    elif record.stack is not None and cfg.network.mode == "session":
+        joins = record.stack.network  # the repository's network, and the session's
     image_info, _built = images.ensure(manager, service, chosen)
     caches = _cache_volumes(manager, service, made_mounts)
     env, missing = spec.environment(
@@ -71,6 +78,10 @@ def create_container(
         identity=spec.git_identity(manager.git, manager.env),
         host_env=manager.env,
     )
+    if record.stack is not None:
+        # on the host's network the services are where the host finds them
+        inside = cfg.network.mode != "host"
+        env = {**manager.stacks.variables(record, inside=inside), **env}
     if missing:
         manager.warnings.append(
             f"docker.forward_env names variables not set here: {', '.join(missing)}"
@@ -90,6 +101,8 @@ def create_container(
     health.clear_ready(channel)
     container_id = service.create(made)
     undo.callback(manager._quiet_remove, service, container_id)
+    if joins:
+        service.connect_network(joins, container_id)
     service.start(container_id)
     health.wait_ready(service, container_id, channel)
     if caches and made.user:

@@ -13,6 +13,7 @@ import contextlib
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -32,9 +33,10 @@ from para.errors import (
 )
 from para.options import ContainerOptions, parse_env_pairs
 from para.repo import Repo
-from para.state import ContainerRef, SessionRecord, StateStore
+from para.state import ContainerRef, SessionRecord, StackRef, StateStore
 
 if TYPE_CHECKING:
+    from para.docker.stacks import Stacks
     from para.git import Git
 
 PullReporter = Callable[[str], contextlib.AbstractContextManager[Callable[[PullProgress], None]]]
@@ -92,11 +94,18 @@ class DockerManager:
                 )
         return self._services[key]
 
-    def service_for(self, ref: ContainerRef) -> DockerService:
+    def service_for(self, ref: ContainerRef | StackRef) -> DockerService:
         key = (ref.backend, ref.endpoint)
         if key not in self._services:
             self._services[key] = self._attach(ref.backend, ref.endpoint, self.env)
         return self._services[key]
+
+    @cached_property
+    def stacks(self) -> Stacks:
+        """The services of this repository's sessions."""
+        from para.docker.stacks import Stacks
+
+        return Stacks(self)
 
     def session_loaded(self, options: ContainerOptions | None) -> LoadedConfig:
         """The configuration with a session's choices applied, and its sources."""
@@ -204,6 +213,12 @@ class DockerManager:
             raise SessionStateError(
                 name=record.name, state=record.status, hint=f"para recover {record.name} first"
             )
+        restarted = False
+        if record.stack is not None:
+            # the services first: the container joins their network
+            record, restarted = self.stacks.start(record)
+            if record.container is None and not recreate:
+                return record  # a host session's services (--recreate gives it a container)
         ref = record.container
         if ref is not None and ref.git == "shared":
             recreate = True  # made with the host's .git mounted: it gets its own now
@@ -211,6 +226,8 @@ class DockerManager:
             service = self.service_for(ref)
             info = service.inspect(ref.id)
             if info is not None and info.running:
+                if restarted:
+                    return record
                 raise ContainerAlreadyRunning(
                     name=record.name,
                     hint=f"para docker start {record.name} --recreate makes a new one",
@@ -245,8 +262,13 @@ class DockerManager:
         return len(found)
 
     def stop(self, record: SessionRecord) -> None:
+        """Stop the session's container, then its services."""
+        if record.container is None and record.stack is not None:
+            self.stacks.stop(record)
+            return
         ref = self._ref(record)
         self.service_for(ref).stop(ref.id, self.config.stop_timeout)
+        self.stacks.stop(record)
 
     def inspect(self, record: SessionRecord) -> ContainerInfo | None:
         ref = self._ref(record)

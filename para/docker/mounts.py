@@ -28,7 +28,7 @@ def parse_volume(
     text: str,
     repo: Repo,
     env: Mapping[str, str],
-    workdir: str = WORKSPACE,
+    workdir: str | None = WORKSPACE,
     *,
     worktrees: Path | None = None,
     allowed: Collection[str] = (),
@@ -36,7 +36,8 @@ def parse_volume(
     """A ``SRC:DST[:ro]`` volume as a Mount, or UnsafeMount saying why it is refused.
     ``allowed`` (``docker.allow_volumes``) lifts the refusal of para's own directories
     and of /proc, /sys and /dev for exactly the volumes it lists; an engine socket or a
-    writable git directory is refused whatever it says."""
+    writable git directory is refused whatever it says. ``workdir`` None: a service's
+    volume (no session mount points to protect in that container)."""
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise UnsafeMount(
@@ -68,7 +69,12 @@ def parse_volume(
         raise UnsafeMount(volume=text, reason="the target must be an absolute path")
     target_norm = os.path.normpath(target)
     common = str(repo.common_dir.resolve())
-    refused = _target_refusal(target_norm, workdir, common)
+    if workdir is not None:
+        refused = _target_refusal(target_norm, workdir, common)
+    elif target_norm == "/":
+        refused = "a mount over / would replace the container's whole filesystem"
+    else:
+        refused = None
     if refused:
         raise UnsafeMount(volume=text, reason=refused)
     src = str(source)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
 
 from para.docker.http import APIError, Response, quote_path
 from para.docker.service import NetworkInfo, VolumeInfo
@@ -13,16 +13,7 @@ from para.errors import ContainerError
 class NetworksAndVolumes:
     """Networks and volumes over the engine API; the class using it supplies ``_call``."""
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        timeout: float | None = None,
-    ) -> Response:
-        raise NotImplementedError
+    _call: Callable[..., Response]
 
     # -- networks ---------------------------------------------------------------------------
 
@@ -70,6 +61,16 @@ class NetworksAndVolumes:
                 )
             )
         return out
+
+    def connect_network(self, name: str, container_id: str) -> None:
+        try:
+            self._call(
+                "POST", f"/networks/{quote_path(name)}/connect", body={"Container": container_id}
+            )
+        except APIError as exc:
+            raise ContainerError(
+                problem=f"cannot connect {container_id[:12]} to network {name}: {exc.message}"
+            ) from exc
 
     # -- volumes ----------------------------------------------------------------------------
 

@@ -60,15 +60,15 @@ class HealthSpec:
 
 @dataclass
 class ContainerSpec:
-    """Everything needed to create a session's container."""
+    """Everything needed to create a session's container, or one of its services."""
 
     name: str
     image: str
-    command: list[str]
+    command: list[str] | None  # None: the image's
     labels: dict[str, str]
     env: dict[str, str]
     mounts: list[Mount]
-    workdir: str
+    workdir: str | None  # None: the image's
     user: str | None = None
     hostname: str | None = None
     init: bool = True
@@ -80,6 +80,14 @@ class ContainerSpec:
     extra_hosts: dict[str, str] = field(default_factory=dict)
     healthcheck: HealthSpec | None = None
     stop_timeout: int = 5
+    entrypoint: list[str] | None = field(default_factory=list)  # None: the image's
+    aliases: list[str] = field(default_factory=list)  # its names on ``network``
+    tmpfs: list[str] = field(default_factory=list)
+    # what only docker.allow_privileged_services lets a service have
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    pid_mode: str | None = None
+    devices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -197,6 +205,10 @@ class DockerService(Protocol):
     def remove_network(self, name: str) -> None: ...
 
     def networks(self, labels: dict[str, str]) -> list[NetworkInfo]: ...
+
+    def connect_network(self, name: str, container_id: str) -> None:
+        """Join a (created, not yet started) container to one more network."""
+        ...
 
     def volume(self, name: str) -> VolumeInfo | None: ...
 

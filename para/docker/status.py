@@ -11,7 +11,7 @@ from para.docker import labels as L
 from para.docker.service import ContainerInfo
 from para.errors import ParaError
 from para.options import ContainerOptions
-from para.state import SessionRecord
+from para.state import ContainerRef, SessionRecord, StackRef
 
 if TYPE_CHECKING:
     from para.docker.manager import DockerManager
@@ -69,32 +69,68 @@ def config_changed(
 
 
 def states(manager: DockerManager, records: list[SessionRecord]) -> dict[str, dict[str, Any]]:
-    """Container state per session name: one labelled list call per engine."""
+    """Container state per session name, its services' under ``services``: one labelled
+    list call per engine (the services are in the same list)."""
     by_endpoint: dict[tuple[str, str], list[SessionRecord]] = {}
     for rec in records:
-        if rec.container is not None:
-            key = (rec.container.backend, rec.container.endpoint)
-            by_endpoint.setdefault(key, []).append(rec)
+        for ref in (rec.container, rec.stack):
+            if ref is not None:
+                group = by_endpoint.setdefault((ref.backend, ref.endpoint), [])
+                if rec not in group:
+                    group.append(rec)
     out: dict[str, dict[str, Any]] = {}
-    for recs in by_endpoint.values():
+    for (backend, endpoint), recs in by_endpoint.items():
         try:
-            listed = manager.service_for(recs[0].container).list_containers(  # type: ignore[arg-type]
-                L.repo_filter(manager.repo.repo_id)
-            )
+            engine = manager.service_for(_ref_on(recs[0], backend, endpoint))
+            listed = engine.list_containers(L.repo_filter(manager.repo.repo_id))
         except ParaError as exc:
             for rec in recs:
-                out[rec.name] = {"state": "unreachable", "health": None, "error": exc.message}
+                entry = out.setdefault(rec.name, {})
+                if _on(rec.container, backend, endpoint):
+                    entry.update({"state": "unreachable", "health": None, "error": exc.message})
+                if _on(rec.stack, backend, endpoint):
+                    entry["services"] = {
+                        name: {"state": "unreachable", "health": None}
+                        for name in rec.stack.services  # type: ignore[union-attr]
+                    }
             continue
         by_id = {c.id: c for c in listed}
         for rec in recs:
-            assert rec.container is not None
-            info = by_id.get(rec.container.id)
-            if info is None:
-                out[rec.name] = {"state": "missing", "health": None}
-            else:
-                out[rec.name] = {
-                    "state": info.state,
-                    "health": info.health,
-                    "ports": info.ports or dict(rec.container.ports),
-                }
+            entry = out.setdefault(rec.name, {})
+            if rec.container is not None and _on(rec.container, backend, endpoint):
+                info = by_id.get(rec.container.id)
+                if info is None:
+                    entry.update({"state": "missing", "health": None})
+                else:
+                    entry.update(
+                        {
+                            "state": info.state,
+                            "health": info.health,
+                            "ports": info.ports or dict(rec.container.ports),
+                        }
+                    )
+            if rec.stack is not None and _on(rec.stack, backend, endpoint):
+                services = {}
+                for name, svc in rec.stack.services.items():
+                    found = by_id.get(svc.id)
+                    services[name] = (
+                        {"state": "missing", "health": None}
+                        if found is None
+                        else {
+                            "state": found.state,
+                            "health": found.health,
+                            "ports": found.ports or dict(svc.ports),
+                        }
+                    )
+                entry["services"] = services
     return out
+
+
+def _on(ref: ContainerRef | StackRef | None, backend: str, endpoint: str) -> bool:
+    return ref is not None and (ref.backend, ref.endpoint) == (backend, endpoint)
+
+
+def _ref_on(rec: SessionRecord, backend: str, endpoint: str) -> ContainerRef | StackRef:
+    ref = rec.container if _on(rec.container, backend, endpoint) else rec.stack
+    assert ref is not None
+    return ref

@@ -56,20 +56,48 @@ def host_config(spec: ContainerSpec) -> dict[str, Any]:
         }
     if spec.extra_hosts:
         host["ExtraHosts"] = [f"{k}:{v}" for k, v in spec.extra_hosts.items()]
+    if spec.tmpfs:
+        host["Tmpfs"] = dict.fromkeys(spec.tmpfs, "")
+    if spec.privileged:
+        host["Privileged"] = True
+    if spec.cap_add:
+        host["CapAdd"] = list(spec.cap_add)
+    if spec.pid_mode:
+        host["PidMode"] = spec.pid_mode
+    if spec.devices:
+        host["Devices"] = [_device(d) for d in spec.devices]
     return host
+
+
+def _device(text: str) -> dict[str, str]:
+    """``/dev/x[:/dev/y[:rwm]]`` as the API's device mapping."""
+    parts = text.split(":")
+    inside = parts[1] if len(parts) > 1 and parts[1] else parts[0]
+    return {
+        "PathOnHost": parts[0],
+        "PathInContainer": inside,
+        "CgroupPermissions": parts[2] if len(parts) > 2 else "rwm",
+    }
 
 
 def create_body(spec: ContainerSpec, host: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "Image": spec.image,
-        "Cmd": spec.command,
-        "Entrypoint": [],
         "Env": [f"{k}={v}" for k, v in spec.env.items()],
         "Labels": spec.labels,
-        "WorkingDir": spec.workdir,
         "StopTimeout": spec.stop_timeout,
         "HostConfig": host,
     }
+    if spec.command is not None:
+        body["Cmd"] = spec.command
+    if spec.entrypoint is not None:
+        body["Entrypoint"] = spec.entrypoint
+    if spec.workdir:
+        body["WorkingDir"] = spec.workdir
+    if spec.aliases:
+        body["NetworkingConfig"] = {
+            "EndpointsConfig": {spec.network: {"Aliases": list(spec.aliases)}}
+        }
     if spec.user:
         body["User"] = spec.user
     if spec.hostname:

@@ -244,7 +244,11 @@ class MonitorApp(App[None]):
         lines = [f"{row.name}  branch {row.branch}  {row.state}", f"worktree {row.worktree}"]
         if row.has_container:
             ports = ", ".join(f"{c} -> localhost:{h}" for c, h in row.ports.items()) or "none"
-            lines.append(f"container {row.container}  ports {ports}")
+            lines.append(f"container {row.container.split('; ')[0]}  ports {ports}")
+        for service, state in row.services.items():
+            published = row.service_ports.get(service) or {}
+            ports = ", ".join(f"{c} -> localhost:{h}" for c, h in published.items()) or "none"
+            lines.append(f"service {service} {state}  ports {ports}")
         if row.blocked_reason:
             lines.append(f"blocked: {row.blocked_reason}")
         lines.extend(f"problem: {p}" for p in row.problems)

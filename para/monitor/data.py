@@ -28,7 +28,7 @@ STALE_AFTER = timedelta(hours=24)
 class Row:
     name: str
     state: str  # active | idle | stale | blocked | review
-    container: str  # "-" for host sessions, else state (health)
+    container: str  # "-" for host sessions, else state (health); then its services
     task: str
     tests: str
     progress: tuple[int, int] | None
@@ -40,6 +40,9 @@ class Row:
     worktree: str
     ports: dict[str, int] = field(default_factory=dict)
     has_container: bool = False
+    # "name state-or-health" per service, and each one's published ports
+    services: dict[str, str] = field(default_factory=dict)
+    service_ports: dict[str, dict[str, int]] = field(default_factory=dict)
     blocked_reason: str | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -96,6 +99,14 @@ def row_of(ctx: SessionContext, view: SessionView, now: datetime) -> Row:
         health = (view.container_state or {}).get("health")
         container = f"{state} ({health})" if health else str(state)
         ports = dict((view.container_state or {}).get("ports") or rec.container.ports)
+    services: dict[str, str] = {}
+    service_ports: dict[str, dict[str, int]] = {}
+    for name, svc in view.to_json()["services"].items():
+        services[name] = str(svc.get("health") or svc.get("state") or "unknown")
+        service_ports[name] = dict(svc.get("ports") or {})
+    if services:
+        summary = ", ".join(f"{n} {s}" for n, s in services.items())
+        container = summary if container == "-" else f"{container}; {summary}"
     last = _last_activity(ctx, view)
     return Row(
         name=rec.name,
@@ -114,6 +125,8 @@ def row_of(ctx: SessionContext, view: SessionView, now: datetime) -> Row:
         worktree=rec.worktree,
         ports=ports,
         has_container=rec.container is not None,
+        services=services,
+        service_ports=service_ports,
         blocked_reason=report.get("blocked_reason"),
         problems=list(view.problems),
     )

@@ -23,7 +23,7 @@ from para.errors import (
 )
 from para.git import Worktree
 from para.sessions.context import SessionContext
-from para.sessions.finish import end_session, remove_container, say_kept
+from para.sessions.finish import end_session, remove_container, remove_stack, say_kept
 from para.sessions.repair import keep_nested, restore_worktree_files, unreadable_gitlinks
 from para.sessions.start import prepare_channel
 from para.sessions.sync import halt_container, sync_session
@@ -113,6 +113,8 @@ def _cancel(
                 "finished_at": utcnow(),
                 "container": None,
                 "previous_container": r.container or r.previous_container,
+                "stack": None,
+                "previous_stack": r.stack or r.previous_stack,
             }
         ),
     )
@@ -179,8 +181,11 @@ def _recover(ctx: SessionContext, name: str) -> SessionRecord:
             hint=f"delete or rename {rec.branch}, then recover again",
         )
     previous = rec.container or rec.previous_container
+    previous_stack = rec.stack or rec.previous_stack
     if rec.container is not None:
         remove_container(ctx, rec)  # it mounted the worktree that is gone
+    if rec.stack is not None:
+        remove_stack(ctx, rec)
     with contextlib.ExitStack() as undo:
         ctx.git.prune_worktrees()
         if source != rec.branch:
@@ -207,10 +212,16 @@ def _recover(ctx: SessionContext, name: str) -> SessionRecord:
                 "message": None,
                 "container": None,
                 "previous_container": None,
+                "stack": None,
+                "previous_stack": None,
                 "git_admin": str(ref.admin),
             }
         )
         prepare_channel(ctx, updated, undo)
+        if previous_stack is not None:
+            # the services again, on the ports they had
+            made_stack = ctx.containers.stacks.up(updated, undo, previous=previous_stack)
+            updated = updated.model_copy(update={"stack": made_stack})
         if previous is not None:
             from para.options import ContainerOptions
 

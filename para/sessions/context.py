@@ -12,7 +12,7 @@ from para.config import Config
 from para.errors import ContainerError, WorktreeError
 from para.git import Git, Worktree
 from para.repo import Repo
-from para.state import ContainerRef, SessionRecord, StateStore
+from para.state import ContainerRef, SessionRecord, StackRef, StateStore
 
 if TYPE_CHECKING:
     from para.channel.channel import Channel
@@ -20,8 +20,46 @@ if TYPE_CHECKING:
     from para.options import ContainerOptions
 
 
+class StackHooks(Protocol):
+    """What sessions need of their services (implemented by ``para.docker.stacks``)."""
+
+    def check(self) -> None: ...
+
+    def up(
+        self,
+        record: SessionRecord,
+        undo: contextlib.ExitStack,
+        *,
+        previous: StackRef | None = None,
+    ) -> StackRef | None: ...
+
+    def stop(self, record: SessionRecord) -> None: ...
+
+    def down(self, record: SessionRecord) -> None: ...
+
+    def env_file(self, name: str) -> Path: ...
+
+    def logs(
+        self, record: SessionRecord, service: str, *, follow: bool, tail: int | None
+    ) -> Iterator[bytes]: ...
+
+    def exec(
+        self,
+        record: SessionRecord,
+        service: str,
+        argv: list[str],
+        io: ExecIO,
+        *,
+        env: dict[str, str] | None = None,
+        workdir: str | None = None,
+    ) -> int: ...
+
+
 class ContainerHooks(Protocol):
     """What sessions need from the container layer (implemented by DockerManager)."""
+
+    @property
+    def stacks(self) -> StackHooks: ...
 
     def check_engine(self, options: ContainerOptions | None) -> None: ...
 

@@ -103,6 +103,8 @@ def _finish(ctx: SessionContext, name: str, message: str, branch: str | None) ->
                 "pending_step": None,
                 "finished_at": utcnow(),
                 "container": None,
+                "stack": None,
+                "previous_stack": r.stack or r.previous_stack,
             }
         ),
     )
@@ -114,6 +116,7 @@ def end_session(ctx: SessionContext, rec: SessionRecord) -> None:
     channel and the container's repository. Each step accepts what an interrupted run
     left (``pending_step`` is "cleanup" from the first)."""
     remove_container(ctx, rec)
+    remove_stack(ctx, rec)
     remove_worktree(ctx, Path(rec.worktree), force=True, committed=True)
     drop_channel(ctx, rec.name)
     drop_repository(ctx, rec.name)
@@ -129,6 +132,13 @@ def say_kept(ctx: SessionContext, name: str, kept: list[str]) -> None:
 def remove_container(ctx: SessionContext, rec: SessionRecord) -> None:
     if rec.container is not None:
         ctx.containers.remove_for(rec)
+
+
+def remove_stack(ctx: SessionContext, rec: SessionRecord) -> None:
+    """The session's services, their volumes and network (kept in the record as
+    ``previous_stack``: recover makes them again on the same ports)."""
+    if rec.stack is not None:
+        ctx.containers.stacks.down(rec)
 
 
 def remove_worktree(

@@ -22,12 +22,13 @@ if TYPE_CHECKING:
 
 def session_env(ctx: SessionContext, record: SessionRecord) -> dict[str, str]:
     """Variables every process para starts in a host session sees; PATH ends with the
-    channel helpers (para-status, para-finish...), as /para/bin does in containers."""
+    channel helpers (para-status, para-finish...), as /para/bin does in containers; with
+    services, PARA_SERVICE_* (127.0.0.1 and their published ports)."""
     from para.channel.layout import install_helpers
 
     helpers = install_helpers(ctx.repo.state_dir)
     path = ctx.env.get("PATH") or os.defpath
-    return {
+    env = {
         "PARA_SESSION": record.name,
         "PARA_WORKTREE": record.worktree,
         "PARA_BRANCH": record.branch,
@@ -35,6 +36,11 @@ def session_env(ctx: SessionContext, record: SessionRecord) -> dict[str, str]:
         "PARA_CHANNEL": str(ctx.repo.channels_dir / record.name),
         "PATH": f"{path}{os.pathsep}{helpers}",
     }
+    if record.stack is not None:
+        from para.stackconfig import host_variables
+
+        env.update(host_variables(record.stack))
+    return env
 
 
 def open_in_ide(ctx: SessionContext, record: SessionRecord) -> None:
@@ -110,6 +116,7 @@ def dispatch(
     docker: ContainerOptions | None = None,
     base: str | None = None,
     fallback: bool = False,
+    services: bool = True,
 ) -> tuple[SessionRecord, QueuedCommand]:
     """Start a session and run the agent command in it, detached; output in the channel."""
     command = agent or ctx.config.agent.command
@@ -122,7 +129,9 @@ def dispatch(
     argv = [part.replace("{prompt}", prompt) for part in command]
     if not any("{prompt}" in part for part in command):
         argv.append(prompt)
-    record = start_session(ctx, name, base=base, docker=docker, fallback=fallback)
+    record = start_session(
+        ctx, name, base=base, docker=docker, fallback=fallback, services=services
+    )
     job = ctx.channel(record.name).queue.enqueue(argv)
     if record.container is None:
         spawn_host_runner(ctx, record)

@@ -94,11 +94,13 @@ def start_session(
     base: str | None = None,
     docker: ContainerOptions | None = None,
     fallback: bool = False,
+    services: bool = True,
 ) -> SessionRecord:
-    """Create branch, worktree, record and, when ``docker`` is given, a container.
+    """Create branch, worktree, record, the session's services when the configuration
+    has some (unless ``services`` is False), and when ``docker`` is given a container.
 
     With ``fallback``, an unreachable engine gives a host session and a warning instead
-    of an error (``docker.fallback = "host"``).
+    of an error (``docker.fallback = "host"``); services still need the engine.
     """
     if name is None:
         records, _ = ctx.store.load_all()
@@ -123,6 +125,11 @@ def start_session(
                 f"{exc.message}; starting a host session instead (docker.fallback = host)"
             )
             docker = None
+    # the configuration alone says whether there are services: no engine code is loaded
+    # for a host session without them
+    stacked = services and bool(ctx.config.docker.compose_file or ctx.config.docker.services)
+    if stacked:
+        ctx.containers.stacks.check()
 
     with ctx.store.reserve(name) as note, contextlib.ExitStack() as undo:
         previous = _check_free(ctx, name, branch, worktree)
@@ -142,6 +149,8 @@ def start_session(
             created_at=utcnow(),
         )
         prepare_channel(ctx, record, undo)
+        if stacked:
+            record = record.model_copy(update={"stack": ctx.containers.stacks.up(record, undo)})
         run_setup(ctx, record)
         if docker is not None:
             ref = ctx.containers.create_for(record, docker, undo)

@@ -32,6 +32,7 @@ class SessionView:
     behind: int = 0
     worktree_exists: bool = True
     container_state: dict[str, Any] | None = None
+    services_state: dict[str, dict[str, Any]] | None = None
     report: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -55,6 +56,16 @@ class SessionView:
             }
             if self.container_state is not None:
                 container.update(self.container_state)
+        services: dict[str, Any] = {}
+        for service, ref in (rec.stack.services if rec.stack else {}).items():
+            services[service] = {
+                "id": ref.id,
+                "image": ref.image,
+                "state": "unknown",
+                "health": None,
+                "ports": dict(ref.ports),
+                **(self.services_state or {}).get(service, {}),
+            }
         return {
             "name": rec.name,
             "branch": rec.archive_branch if rec.status == "cancelled" else rec.branch,
@@ -69,6 +80,7 @@ class SessionView:
             "ahead": self.ahead,
             "behind": self.behind,
             "container": container,
+            "services": services,
             "report": self.report if self.report is not None else rec.report,
             "last_request": rec.last_request,
             "problems": list(self.problems),
@@ -101,13 +113,21 @@ def views(ctx: SessionContext, recs: Sequence[SessionRecord]) -> list[SessionVie
     cache.save()
     for view in found:
         view.problems.extend(problems.get(view.name, []))
-    with_containers = [r for r in recs if r.container is not None]
+    with_containers = [r for r in recs if r.container is not None or r.stack is not None]
     if with_containers and ctx.containers_factory is not None:
         states = ctx.containers.states(with_containers)
         for view in found:
             if view.name in states:
-                view.container_state = states[view.name]
+                _take_states(view, states[view.name])
     return found
+
+
+def _take_states(view: SessionView, state: dict[str, Any]) -> None:
+    services = state.pop("services", None)
+    if services is not None:
+        view.services_state = services
+    if view.record.container is not None:
+        view.container_state = state
 
 
 def view(ctx: SessionContext, name: str, *, detailed: bool = False) -> SessionView:
@@ -117,12 +137,11 @@ def view(ctx: SessionContext, name: str, *, detailed: bool = False) -> SessionVi
     problems.pop("", None)
     found = _view(ctx, ctx.store.read(name), ctx.git.branch_tips(), None)
     found.problems.extend(problems.get(name, []))
-    if record.container is not None and ctx.containers_factory is not None:
-        found.container_state = (
-            ctx.containers.details(record)
-            if detailed
-            else ctx.containers.states([record]).get(record.name, {})
-        )
+    has_any = record.container is not None or record.stack is not None
+    if has_any and ctx.containers_factory is not None:
+        _take_states(found, ctx.containers.states([record]).get(record.name, {}))
+        if detailed and record.container is not None:
+            found.container_state = ctx.containers.details(record)
     return found
 
 

@@ -41,6 +41,7 @@ class FakeDockerService:
         self.fail_build: str | None = None
         self.builds: list[tuple[BuildRequest, dict[str, bytes | str]]] = []
         self.vols: dict[str, dict[str, str]] = {}
+        self.connected: dict[str, list[str]] = {}
         # argv (joined) -> exit code for exec; what is not listed exits 0
         self.exec_codes: dict[str, int] = {}
         self.stopped: set[str] = set()  # containers stopped or killed through the engine
@@ -108,9 +109,11 @@ class FakeDockerService:
         if self.fail_start:
             raise ContainerError(problem=self.fail_start)
         self.containers[container_id].state = "running"
+        self.containers[container_id].started_at = "2000-01-01T00:00:00Z"  # long settled
         spec = self.specs[container_id]
-        channel = next(m.source for m in spec.mounts if m.target == "/para/channel")
-        (Path(channel) / "runner.json").write_text(json.dumps({"pid": 1}))
+        for mount in spec.mounts:
+            if mount.target == "/para/channel":  # a session's container (not a service)
+                (Path(mount.source) / "runner.json").write_text(json.dumps({"pid": 1}))
 
     def stop(self, container_id: str, timeout: int) -> None:
         self.calls.append(f"stop {container_id}")
@@ -179,6 +182,10 @@ class FakeDockerService:
                 )
                 out.append(NetworkInfo(id=name, name=name, labels=net_labels, containers=used))
         return out
+
+    def connect_network(self, name: str, container_id: str) -> None:
+        self.calls.append(f"network connect {name} {container_id}")
+        self.connected.setdefault(container_id, []).append(name)
 
     def volume(self, name: str) -> VolumeInfo | None:
         labels = self.vols.get(name)
