@@ -314,6 +314,85 @@ def bench_cached_build(work: Path, engine: str, files: int, n: int) -> None:
         run(["docker", "rmi", "-f", built["image"]], repo, env=docker_env(engine), check=False)
 
 
+SERVICES = f"""services:
+  web:
+    image: {BUSYBOX}
+    command: ["httpd", "-f", "-p", "8000", "-h", "/bin"]
+    ports: ["8000"]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "--spider", "http://127.0.0.1:8000/sh"]
+      interval: 1s
+  cache:
+    image: {BUSYBOX}
+    command: ["sleep", "3600"]
+    healthcheck:
+      test: ["CMD", "true"]
+"""
+
+
+def bench_services(work: Path, engine: str, n: int) -> None:
+    """A host session with two services (web with a healthcheck, a cache) against the
+    same session without them plus the two containers made and waited for by hand: a
+    network, ``docker run`` of each, their healthchecks run until they pass."""
+    repo = make_repo(work / f"services-{engine}", 100)
+    (repo / "compose.yaml").write_text(SERVICES)
+    (repo / ".para").mkdir(exist_ok=True)
+    (repo / ".para" / "docker.json").write_text(json.dumps({"compose_file": "compose.yaml"}))
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "services"], repo)
+    env = dict(ENV, PARA_BACKEND=engine)
+    denv = docker_env(engine)
+    run([PARA, "init"], repo, env=env)
+    tag = f"para-bench-{engine}-{os.getpid()}"
+
+    def a(i: int) -> None:
+        run([PARA, "start", f"s{i}"], repo, env=env)
+
+    def healthy(name: str, *check: str) -> None:
+        while run(["docker", "exec", name, *check], repo, env=denv, check=False).returncode:
+            time.sleep(0.05)
+
+    def b(i: int) -> None:
+        run([PARA, "start", f"r{i}", "--no-services"], repo, env=env)
+        net = f"{tag}-{i}"
+        run(["docker", "network", "create", "--label", "dev.para.bench=1", net], repo, env=denv)
+        common = ["run", "-d", "--label", "dev.para.bench=1", "--network", net]
+        web, cache = f"{net}-web", f"{net}-cache"
+        run(["docker", *common, "--name", web, "-p", "127.0.0.1::8000", BUSYBOX, "httpd",
+             "-f", "-p", "8000", "-h", "/bin"], repo, env=denv)  # fmt: skip
+        healthy(web, "wget", "-q", "--spider", "http://127.0.0.1:8000/sh")
+        run(["docker", *common, "--name", cache, BUSYBOX, "sleep", "3600"], repo, env=denv)
+        healthy(cache, "true")
+
+    def reset(i: int) -> None:
+        cleanup_engine(repo, engine)
+        drop_worktree(repo, f"s{i}", f"para/s{i}")
+        drop_worktree(repo, f"r{i}", f"para/r{i}")
+        nets = run(
+            ["docker", "network", "ls", "-q", "--filter", "label=dev.para.bench=1"],
+            repo,
+            env=denv,
+            check=False,
+        ).stdout.split()
+        if nets:
+            run(["docker", "network", "rm", *nets], repo, env=denv, check=False)
+
+    try:
+        ta, tb = ab(a, b, n, after=reset)
+        extra = ta - tb
+        verdict = "meets" if extra <= 0.3 else "misses"
+        add_row(
+            "start + 2 services (web, cache)",
+            engine,
+            ta,
+            tb,
+            f"para on top: {extra * 1000:+.0f} ms",
+            f"<= +0.3 s {verdict}",
+        )
+    finally:
+        reset(n + 1)
+
+
 def cleanup_engine(repo: Path, engine: str) -> None:
     env = docker_env(engine)
     out = run(
@@ -552,6 +631,7 @@ def main() -> int:
             for group, label in (
                 ("docker", "start --docker"),
                 ("build", "cached-build start"),
+                ("services", "start + 2 services"),
                 ("exec", "docker exec"),
                 ("all", "exec --all (10 sessions, sleep 1)"),
                 ("list", "list (100 sessions, 50 containers)"),
@@ -565,6 +645,8 @@ def main() -> int:
                 elif group == "build":
                     for files in (1000, 30000):
                         bench_cached_build(work, engine, files, args.n)
+                elif group == "services":
+                    bench_services(work, engine, args.n)
                 elif group == "exec":
                     bench_exec(work, engine, args.n)
                 elif group == "all":

@@ -86,7 +86,6 @@ else
 {
   "build": {"dockerfile": "Dockerfile", "context": "..", "args": {"ANSWER": "42"}},
   "postCreateCommand": "pip install --user --break-system-packages --no-index --no-build-isolation -e .",
-  "features": {"ghcr.io/devcontainers/features/node:1": {}},
 }
 JSON
     cat > .devcontainer/Dockerfile <<DOCKERFILE
@@ -128,6 +127,53 @@ PY
     for cli in docker podman; do
         if command -v "$cli" >/dev/null 2>&1; then "$cli" image rm "$tag" >/dev/null 2>&1 || true; fi
     done
+fi
+
+# Services: a compose file gives each session a web server and a worker of its own.
+if ! para docker list >/dev/null 2>&1; then
+    :
+elif ! have_image "$image"; then
+    say "no image $image: skipping the services part (make engines builds it)"
+else
+    say "services: each session gets its own web server and worker, on its own port"
+    mkdir -p www
+    echo "main checkout" > www/index.html
+    cat > compose.yaml <<YAML
+services:
+  web:
+    image: $image
+    command: ["httpd", "-f", "-p", "8000", "-h", "/srv/www"]
+    volumes: ["./www:/srv/www:ro"]
+    ports: ["8000"]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8000/"]
+      interval: 1s
+  worker:
+    image: $image
+    command: ["sh", "-c", "while true; do wget -q -O - http://web:8000/; sleep 5; done"]
+    depends_on:
+      web: {condition: service_healthy}
+YAML
+    mkdir -p .para
+    echo '{"compose_file": "compose.yaml"}' > .para/docker.json
+    git add -A && git commit -q -m "services"
+    step cat compose.yaml
+    step para start red
+    step para start blue
+    echo "red's page" > "$(para path red)/www/index.html"
+    echo "blue's page" > "$(para path blue)/www/index.html"
+    say "each web serves its own session's worktree, on its own port"
+    for name in red blue; do
+        # shellcheck disable=SC1090
+        port=$(. ".para/state/services/$name.env" && echo "$PARA_SERVICE_WEB_PORT")
+        show curl "http://127.0.0.1:$port/"
+        python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode().strip())' \
+            "http://127.0.0.1:$port/"
+    done
+    step para list
+    step para docker logs red --all --tail 2
+    step para cancel red --force
+    step para cancel blue --force
 fi
 
 say "done: the repository holds the reviewed branch and the archive; nothing else changed"
