@@ -195,6 +195,32 @@ def test_container_rows_show_state(repo: Path, para: Para, fake: FakeDockerServi
     run_monitor(repo, script, watch_requests=False)
 
 
+def test_rows_show_each_session_s_services(repo: Path, para: Para, fake: FakeDockerService) -> None:
+    (repo / "compose.yaml").write_text(
+        "services:\n  db:\n    image: img:1\n    ports: ['5432']\n  cache:\n    image: img:1\n"
+    )
+    (repo / ".para").mkdir(exist_ok=True)
+    (repo / ".para" / "docker.json").write_text('{"compose_file": "compose.yaml"}')
+    para("start", "stacked")
+    para("start", "bare", "--no-services")
+
+    async def script(app: MonitorApp, pilot: Pilot[None]) -> None:
+        rows = table_rows(app)
+        assert rows["stacked"][2] == "db running, cache running"
+        assert rows["bare"][2] == "-"
+        names = list(rows)
+        app.query_one("#sessions", DataTable).move_cursor(row=names.index("stacked"))
+        await pilot.pause()
+        detail = str(app.query_one("#detail", Static).render())
+        assert "service db running  ports 5432 -> localhost:" in detail
+        assert "service cache running  ports none" in detail
+        fake.calls.clear()
+        await refreshed(app, pilot)
+        assert fake.calls.count("list") == 1
+
+    run_monitor(repo, script, watch_requests=False)
+
+
 def test_idle_and_stale(repo: Path, para: Para) -> None:
     para("start", "old")
     app = App(cwd=repo, env=dict(os.environ))
