@@ -136,10 +136,13 @@ def _cache_volumes(manager: DockerManager, service: DockerService, made: list[Mo
     for mount in made:
         if not mount.volume:
             continue
-        if service.volume(mount.source) is None:
-            cache = mount.source.removeprefix(L.cache_volume_name(repo.repo_id, ""))
-            labels = {**L.repo_filter(repo.repo_id), L.REPO: str(repo.root), L.CACHE: cache}
+        cache = mount.source.removeprefix(L.cache_volume_name(repo.repo_id, ""))
+        labels = {**L.repo_filter(repo.repo_id), L.REPO: str(repo.root), L.CACHE: cache}
+        found = service.volume(mount.source)
+        if found is None:
             service.create_volume(mount.source, labels)
+        else:
+            L.check_volume(mount.source, found.labels, labels)
         targets.append(mount.target)
     return targets
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from para.docker import labels as L
 from para.docker import wire
 from para.docker.endpoint import Endpoint
 from para.docker.execio import ExecIO, ExecLost, ExecTimedOut, exec_command
@@ -190,16 +191,30 @@ class DockerEngineService(NetworksAndVolumes):
         except APIError as exc:
             if exc.status == 404 and "image" in exc.message.lower():
                 raise ImageNotFound(image=spec.image, reason=exc.message) from exc
-            if exc.status == 409:
-                raise ContainerError(
-                    problem=f"a container named {spec.name} already exists",
-                    hint="remove it with: para docker cleanup (or docker rm -f NAME)",
-                ) from exc
+            # Docker answers 409; Podman 500 with "that name is already in use".
+            if exc.status == 409 or "name is already in use" in exc.message:
+                raise self._name_taken(spec) from exc
             limit = wire.limit_refused(spec, exc.message)
             if limit is not None:
                 raise limit from exc
             raise ContainerError(problem=f"cannot create the container: {exc.message}") from exc
         return str(res.json()["Id"])
+
+    def _name_taken(self, spec: ContainerSpec) -> ContainerError:
+        """The error for a create refused because the name is taken, saying by whom."""
+        found = self.inspect(spec.name)
+        if found is not None and L.foreign(found.labels, spec.labels):
+            para = found.labels.get(L.MANAGED) == "true"
+            return ContainerError(
+                problem=f"container name {spec.name} is taken by {L.owner(found.labels)}",
+                hint=L.NAMES_MEET_HINT
+                if para
+                else f"remove or rename that container (docker rm -f {spec.name})",
+            )
+        return ContainerError(
+            problem=f"a container named {spec.name} already exists",
+            hint=f"remove it with: para docker cleanup (or docker rm -f {spec.name})",
+        )
 
     def start(self, container_id: str) -> None:
         try:

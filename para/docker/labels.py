@@ -3,6 +3,8 @@ are para's."""
 
 from __future__ import annotations
 
+from para.errors import ContainerError
+
 PREFIX = "dev.para"
 MANAGED = f"{PREFIX}.managed"
 REPO = f"{PREFIX}.repo"
@@ -48,3 +50,46 @@ def service_container_name(repo_id: str, session: str, service: str) -> str:
 
 def stack_volume_name(repo_id: str, session: str, volume: str) -> str:
     return f"para-{repo_id}-{session}-{volume}"
+
+
+# The labels that say whose an object is. Engine names join a session's name and a service's
+# or volume's with "-", and all three may contain "-", so two can meet ("a-db" and session
+# a's service "db"): an object found under the wanted name is para's to use only when these
+# labels say it is the one wanted.
+_IDENTITY = (MANAGED, REPO_ID, SESSION, SERVICE, VOLUME, CACHE)
+
+
+def owner(labels: dict[str, str]) -> str:
+    """Whose an engine object is, in words, from its labels."""
+    if labels.get(MANAGED) != "true":
+        return "not para's"
+    session = labels.get(SESSION)
+    if labels.get(SERVICE):
+        return f"session {session}'s service {labels[SERVICE]}"
+    if labels.get(VOLUME):
+        return f"session {session}'s volume {labels[VOLUME]}"
+    if labels.get(CACHE):
+        return f"the cache volume {labels[CACHE]}"
+    if session:
+        return f"session {session}'s container"
+    return "para's"
+
+
+def foreign(have: dict[str, str], want: dict[str, str]) -> bool:
+    """Whether an object labelled ``have`` is another's than the one labelled ``want``."""
+    return any(have.get(key) != want.get(key) for key in _IDENTITY)
+
+
+def check_volume(name: str, have: dict[str, str], want: dict[str, str]) -> None:
+    """Refuse to use an existing volume that is another's (see ``_IDENTITY``)."""
+    if foreign(have, want):
+        raise ContainerError(
+            problem=f"volume {name} is {owner(have)}, not {owner(want)}",
+            hint=NAMES_MEET_HINT,
+        )
+
+
+NAMES_MEET_HINT = (
+    "para joins session and service or volume names with '-' in engine names, so these "
+    "two meet: start the session under another name, or rename the service or volume"
+)

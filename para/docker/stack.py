@@ -61,9 +61,13 @@ def up(
     volumes = []
     for short in stack.volumes:
         name = L.stack_volume_name(repo.repo_id, session, short)
-        if service.volume(name) is None:
-            service.create_volume(name, {**labels, L.VOLUME: short})
+        want = {**labels, L.VOLUME: short}
+        found = service.volume(name)
+        if found is None:
+            service.create_volume(name, want)
             undo.callback(_quietly, service.remove_volume, name)
+        else:
+            L.check_volume(name, found.labels, want)
         volumes.append(name)
     deadline = time.monotonic() + cfg.services_timeout
     refs: dict[str, ServiceRef] = {}
@@ -325,9 +329,12 @@ def restart(
     labels = svcspec.stack_labels(manager.repo, record.name)
     service.create_network(ref.network, labels)  # a no-op unless removed by hand
     for volume in ref.volumes:
-        if service.volume(volume) is None:
-            short = volume.removeprefix(L.stack_volume_name(manager.repo.repo_id, record.name, ""))
+        short = volume.removeprefix(L.stack_volume_name(manager.repo.repo_id, record.name, ""))
+        found = service.volume(volume)
+        if found is None:
             service.create_volume(volume, {**labels, L.VOLUME: short})
+        else:
+            L.check_volume(volume, found.labels, {**labels, L.VOLUME: short})
     with contextlib.ExitStack() as undo:
         for name, svc in stack.services.items():
             for dependency, condition in svc.depends_on.items():

@@ -221,6 +221,31 @@ def test_cache_volumes_are_made_labelled_and_owned(
     assert any(c.endswith(f"chown {spec.user} /para/home/.npm") for c in fake.calls)
 
 
+def test_a_cache_volume_name_taken_by_a_session_s_volume_is_refused(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    """Session "cache"'s service volume "npm" holds the cache volume's name: para does not
+    hand that session's data to every container of the repository."""
+    (repo / ".para").mkdir(exist_ok=True)
+    (repo / ".para" / "docker.json").write_text(
+        json.dumps({"image": "img:1", "cache_volumes": {"npm": "/para/home/.npm"}})
+    )
+    repo_id = discover(repo).repo_id
+    name = f"para-{repo_id}-cache-npm"
+    fake.vols[name] = {
+        "dev.para.managed": "true",
+        "dev.para.repo-id": repo_id,
+        "dev.para.session": "cache",
+        "dev.para.volume": "npm",
+    }
+    result = para.fails("start", "a", "--docker")
+    assert f"volume {name} is session cache's volume npm, not the cache volume npm" in (
+        result.stderr
+    )
+    assert fake.containers == {}
+    assert git(repo, "branch", "--list", "para/a") == ""
+
+
 @pytest.mark.parametrize(
     ("volumes", "problem"),
     [

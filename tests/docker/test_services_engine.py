@@ -292,6 +292,51 @@ volumes:
     assert ports[0] != ports[1]
 
 
+def test_a_session_whose_engine_names_meet_another_s_is_refused(
+    repo: Path, para: Para, engine: DockerService
+) -> None:
+    """Session n's service db and session n-db's container are both para-<id>-n-db; n's
+    volume db-data and n-db's volume data are both para-<id>-n-db-data. The second to
+    come is refused, naming whose the name is, and the first keeps everything."""
+    compose(
+        repo,
+        f"""
+  db:
+    image: {BUSYBOX}
+    command: sleep 3600
+    volumes:
+      - db-data:/data
+      - data:/more
+volumes:
+  db-data: {{}}
+  data: {{}}
+""",
+    )
+    first = para.json("start", "n", "--json")
+    repo_id = discover(repo).repo_id
+    before = everything_of(engine, repo)
+    assert f"para-{repo_id}-n-db" in before[0] and f"para-{repo_id}-n-db-data" in before[2]
+
+    refused = para.fails("start", "n-db", "--docker", "--image", BUSYBOX, "--no-services")
+    assert f"container name para-{repo_id}-n-db is taken by session n's service db" in (
+        refused.stderr
+    )
+    assert "start the session under another name" in refused.stderr
+    refused = para.fails("start", "n-db")
+    assert (
+        f"volume para-{repo_id}-n-db-data is session n's volume db-data, "
+        "not session n-db's volume data" in refused.stderr
+    )
+    assert "Traceback" not in refused.stderr
+
+    assert everything_of(engine, repo) == before
+    assert not (repo / ".para" / "state" / "sessions" / "n-db.json").exists()
+    branches = git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads")
+    assert "para/n-db" not in branches.split()
+    db = engine.inspect(first["services"]["db"]["id"])
+    assert db is not None and db.state == "running"
+
+
 def test_stop_start_and_a_service_removed_by_hand(
     repo: Path, para: Para, engine: DockerService
 ) -> None:

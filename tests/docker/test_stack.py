@@ -141,6 +141,42 @@ def test_a_failing_service_undoes_everything(
     assert not (repo / ".para" / "state" / "services" / "s.env").exists()
 
 
+def test_a_volume_name_that_is_another_s_is_refused(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    """Session "cache"'s volume "data" is named like the repository's cache volume "data":
+    para does not take the cache volume for the session's."""
+    with_compose(repo)
+    repo_id = discover(repo).repo_id
+    name = L.cache_volume_name(repo_id, "data")
+    assert name == L.stack_volume_name(repo_id, "cache", "data")
+    cache = {**L.repo_filter(repo_id), L.CACHE: "data"}
+    fake.vols[name] = cache
+    result = para.fails("start", "cache")
+    assert f"volume {name} is the cache volume data, not session cache's volume data" in (
+        result.stderr
+    )
+    assert fake.vols == {name: cache} and fake.containers == {} and fake.nets == {}
+    assert git(repo, "branch", "--list", "para/cache") == ""
+
+
+@pytest.mark.parametrize(
+    ("have", "words", "foreign"),
+    [
+        ({L.MANAGED: "true", L.SESSION: "s", L.VOLUME: "data"}, "session s's volume data", False),
+        ({L.MANAGED: "true", L.SESSION: "t", L.VOLUME: "data"}, "session t's volume data", True),
+        ({L.MANAGED: "true", L.SESSION: "s", L.SERVICE: "db"}, "session s's service db", True),
+        ({L.MANAGED: "true", L.SESSION: "s"}, "session s's container", True),
+        ({L.MANAGED: "true", L.CACHE: "data"}, "the cache volume data", True),
+        ({}, "not para's", True),
+    ],
+)
+def test_whose_an_engine_object_is(have: dict[str, str], words: str, foreign: bool) -> None:
+    want = {L.MANAGED: "true", L.SESSION: "s", L.VOLUME: "data", L.VERSION: "1"}
+    assert L.owner(have) == words
+    assert L.foreign(have, want) is foreign
+
+
 def test_privileged_settings_need_the_user_s_own_config(
     repo: Path, para: Para, fake: FakeDockerService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
