@@ -36,6 +36,7 @@ from para.repo import Repo
 from para.state import ContainerRef, SessionRecord, StackRef, StateStore
 
 if TYPE_CHECKING:
+    from para.docker.probe import HealthProbe
     from para.docker.stacks import Stacks
     from para.git import Git
 
@@ -285,9 +286,18 @@ class DockerManager:
         """Everything ``status`` shows about a session's container (one inspect call)."""
         return status.details(self, record)
 
-    def states(self, records: list[SessionRecord]) -> dict[str, dict[str, Any]]:
-        """Container state per session name: one labelled list call per engine."""
-        return status.states(self, records)
+    def states(
+        self, records: list[SessionRecord], *, probe: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """Container state per session name: one labelled list call per engine (with
+        ``probe``, para checks the services the engine gives no health: probe.py)."""
+        return status.states(self, records, self._probe if probe else None)
+
+    @cached_property
+    def _probe(self) -> HealthProbe:
+        from para.docker.probe import HealthProbe
+
+        return HealthProbe(self)
 
     def logs(self, record: SessionRecord, *, follow: bool, tail: int | None) -> Iterator[bytes]:
         ref = self._ref(record)

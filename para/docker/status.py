@@ -15,6 +15,7 @@ from para.state import ContainerRef, SessionRecord, StackRef
 
 if TYPE_CHECKING:
     from para.docker.manager import DockerManager
+    from para.docker.probe import HealthProbe
 
 
 def details(manager: DockerManager, record: SessionRecord) -> dict[str, Any]:
@@ -68,9 +69,22 @@ def config_changed(
     return spec.fingerprint(cfg, image, options) != label
 
 
-def states(manager: DockerManager, records: list[SessionRecord]) -> dict[str, dict[str, Any]]:
+def states(
+    manager: DockerManager, records: list[SessionRecord], probe: HealthProbe | None = None
+) -> dict[str, dict[str, Any]]:
     """Container state per session name, its services' under ``services``: one labelled
-    list call per engine (the services are in the same list)."""
+    list call per engine (the services are in the same list). ``probe`` puts a health
+    into the services the engine gives none."""
+    out = _states(manager, records)
+    if probe is not None:
+        for rec in records:
+            services = out.get(rec.name, {}).get("services")
+            if services:
+                probe.fill(rec, services)
+    return out
+
+
+def _states(manager: DockerManager, records: list[SessionRecord]) -> dict[str, dict[str, Any]]:
     by_endpoint: dict[tuple[str, str], list[SessionRecord]] = {}
     for rec in records:
         for ref in (rec.container, rec.stack):

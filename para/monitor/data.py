@@ -138,7 +138,7 @@ def collect(ctx: SessionContext, now: datetime | None = None) -> list[Row]:
 
     now = now or datetime.now(UTC)
     found, _bad = records(ctx)
-    shown = views(ctx, found)
+    shown = views(ctx, found, probe=True)
     if not shown:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(shown))) as pool:

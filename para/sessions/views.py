@@ -98,9 +98,12 @@ def records(
     return found + [rec for _path, rec in old], bad + old_bad
 
 
-def views(ctx: SessionContext, recs: Sequence[SessionRecord]) -> list[SessionView]:
+def views(
+    ctx: SessionContext, recs: Sequence[SessionRecord], *, probe: bool = False
+) -> list[SessionView]:
     """Git facts for each record, gathered in parallel (each is one git process), after
-    bringing in what containers committed (a file read each when nothing moved)."""
+    bringing in what containers committed (a file read each when nothing moved). With
+    ``probe``, services the engine gives no health get para's own check (the monitor)."""
     if not recs:
         return []
     tips = ctx.git.branch_tips()
@@ -115,7 +118,7 @@ def views(ctx: SessionContext, recs: Sequence[SessionRecord]) -> list[SessionVie
         view.problems.extend(problems.get(view.name, []))
     with_containers = [r for r in recs if r.container is not None or r.stack is not None]
     if with_containers and ctx.containers_factory is not None:
-        states = ctx.containers.states(with_containers)
+        states = ctx.containers.states(with_containers, probe=probe)
         for view in found:
             if view.name in states:
                 _take_states(view, states[view.name])
@@ -139,7 +142,8 @@ def view(ctx: SessionContext, name: str, *, detailed: bool = False) -> SessionVi
     found.problems.extend(problems.get(name, []))
     has_any = record.container is not None or record.stack is not None
     if has_any and ctx.containers_factory is not None:
-        _take_states(found, ctx.containers.states([record]).get(record.name, {}))
+        states = ctx.containers.states([record], probe=detailed)
+        _take_states(found, states.get(record.name, {}))
         if detailed and record.container is not None:
             found.container_state = ctx.containers.details(record)
     return found

@@ -337,6 +337,40 @@ volumes:
     assert db is not None and db.state == "running"
 
 
+def test_status_shows_a_service_s_health_after_the_start(
+    repo: Path, para: Para, engine: DockerService
+) -> None:
+    """Docker runs the healthcheck and lists its result; Podman (no systemd here) runs
+    none and lists none, so status runs it. Either way status tells healthy from not."""
+    compose(
+        repo,
+        f"""
+  api:
+    image: {BUSYBOX}
+    command: ["sh", "-c", "mkdir -p /tmp && touch /tmp/ok && exec sleep 3600"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ok"]
+      interval: 1s
+      retries: 1
+""",
+    )
+    para("start", "h")
+
+    def health() -> str | None:
+        found: str | None = para.json("status", "h", "--json")["services"]["api"]["health"]
+        return found
+
+    deadline = time.monotonic() + 30
+    while health() != "healthy":
+        assert time.monotonic() < deadline, health()
+        time.sleep(0.5)
+    para("docker", "exec", "h", "--service", "api", "--", "rm", "/tmp/ok")
+    while health() != "unhealthy":
+        assert time.monotonic() < deadline, health()
+        time.sleep(0.5)
+    assert "api unhealthy" in para("list").stdout or engine.info.backend == "podman"
+
+
 def test_stop_start_and_a_service_removed_by_hand(
     repo: Path, para: Para, engine: DockerService
 ) -> None:

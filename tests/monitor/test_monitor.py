@@ -221,6 +221,35 @@ def test_rows_show_each_session_s_services(repo: Path, para: Para, fake: FakeDoc
     run_monitor(repo, script, watch_requests=False)
 
 
+def test_the_monitor_runs_the_checks_an_engine_does_not(
+    repo: Path, para: Para, fake: FakeDockerService
+) -> None:
+    """The engine lists no health (Podman): the monitor runs the service's healthcheck
+    itself, once per interval, not once per refresh."""
+    (repo / "compose.yaml").write_text(
+        "services:\n  db:\n    image: img:1\n"
+        "    healthcheck: {test: [CMD, db-ready], interval: 1m}\n  cache:\n    image: img:1\n"
+    )
+    (repo / ".para").mkdir(exist_ok=True)
+    (repo / ".para" / "docker.json").write_text('{"compose_file": "compose.yaml"}')
+    para("start", "checked")
+    fake.exec_codes["db-ready"] = 1  # it passed at start, fails now
+    fake.calls.clear()
+
+    async def script(app: MonitorApp, pilot: Pilot[None]) -> None:
+        assert table_rows(app)["checked"][2] == "db unhealthy, cache running"
+        assert len([c for c in fake.calls if c.startswith("exec ") and "db-ready" in c]) == 1
+        fake.calls.clear()
+        await refreshed(app, pilot)
+        assert fake.calls.count("list") == 1
+        assert not [c for c in fake.calls if "db-ready" in c]  # kept for its interval
+        assert table_rows(app)["checked"][2] == "db unhealthy, cache running"
+
+    run_monitor(repo, script, watch_requests=False)
+    assert para.json("list", "--json")[0]["services"]["db"]["health"] is None  # list: no probe
+    assert para.json("status", "checked", "--json")["services"]["db"]["health"] == "unhealthy"
+
+
 def test_idle_and_stale(repo: Path, para: Para) -> None:
     para("start", "old")
     app = App(cwd=repo, env=dict(os.environ))
