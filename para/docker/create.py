@@ -138,11 +138,7 @@ def _cache_volumes(manager: DockerManager, service: DockerService, made: list[Mo
             continue
         cache = mount.source.removeprefix(L.cache_volume_name(repo.repo_id, ""))
         labels = {**L.repo_filter(repo.repo_id), L.REPO: str(repo.root), L.CACHE: cache}
-        found = service.volume(mount.source)
-        if found is None:
-            service.create_volume(mount.source, labels)
-        else:
-            L.check_volume(mount.source, found.labels, labels)
+        L.ensure_volume(service, mount.source, labels)
         targets.append(mount.target)
     return targets
 

@@ -222,12 +222,11 @@ class UnixAPI:
                 "User-Agent: para\r\nContent-Type: application/x-tar\r\n"
                 f"Content-Length: {size}\r\nConnection: close\r\n\r\n"
             )
-            try:
+            # A broken pipe is the engine answering early (an error): read what it said.
+            with contextlib.suppress(BrokenPipeError):
                 sock.sendall(head.encode())
                 while block := data.read(1 << 20):
                     sock.sendall(block)
-            except BrokenPipeError:
-                pass  # the engine answered early (an error): read what it said
             sock.settimeout(None)
             status, headers, rest = self.read_head(sock)
             if status >= 400:

@@ -3,7 +3,12 @@ are para's."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from para.errors import ContainerError
+
+if TYPE_CHECKING:
+    from para.docker.service import DockerService
 
 PREFIX = "dev.para"
 MANAGED = f"{PREFIX}.managed"
@@ -80,13 +85,19 @@ def foreign(have: dict[str, str], want: dict[str, str]) -> bool:
     return any(have.get(key) != want.get(key) for key in _IDENTITY)
 
 
-def check_volume(name: str, have: dict[str, str], want: dict[str, str]) -> None:
-    """Refuse to use an existing volume that is another's (see ``_IDENTITY``)."""
-    if foreign(have, want):
+def ensure_volume(service: DockerService, name: str, want: dict[str, str]) -> bool:
+    """Make the volume labelled ``want`` unless it exists; whether it was made. One found
+    under that name that is another's (see ``_IDENTITY``) is refused."""
+    found = service.volume(name)
+    if found is None:
+        service.create_volume(name, want)
+        return True
+    if foreign(found.labels, want):
         raise ContainerError(
-            problem=f"volume {name} is {owner(have)}, not {owner(want)}",
+            problem=f"volume {name} is {owner(found.labels)}, not {owner(want)}",
             hint=NAMES_MEET_HINT,
         )
+    return False
 
 
 NAMES_MEET_HINT = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from para.docker.http import APIError, Response, quote_path
 from para.docker.service import NetworkInfo, VolumeInfo
@@ -18,35 +19,17 @@ class NetworksAndVolumes:
     # -- networks ---------------------------------------------------------------------------
 
     def create_network(self, name: str, labels: dict[str, str]) -> None:
-        try:
-            self._call(
-                "POST",
-                "/networks/create",
-                body={"Name": name, "Labels": labels, "CheckDuplicate": True},
-            )
-        except APIError as exc:
-            if exc.status == 409 or "already exists" in exc.message:
-                return
-            raise ContainerError(problem=f"cannot create network {name}: {exc.message}") from exc
+        body = {"Name": name, "Labels": labels, "CheckDuplicate": True}
+        self._create("network", body)
 
     def remove_network(self, name: str) -> None:
-        try:
-            self._call("DELETE", f"/networks/{quote_path(name)}")
-        except APIError as exc:
-            if exc.status == 404:
-                return
-            raise ContainerError(problem=f"cannot remove network {name}: {exc.message}") from exc
+        self._remove("network", name)
 
     def networks(self, labels: dict[str, str]) -> list[NetworkInfo]:
-        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-        try:
-            data = self._call("GET", "/networks", params={"filters": json.dumps(filters)}).json()
-        except APIError as exc:
-            raise ContainerError(problem=f"cannot list networks: {exc.message}") from exc
         out = []
-        for item in data or []:
+        for item in self._listed("networks", labels) or []:
             item_labels = dict(item.get("Labels") or {})
-            if any(item_labels.get(k) != v for k, v in labels.items()):
+            if not _matches(item_labels, labels):
                 continue
             try:
                 detail = self._call("GET", f"/networks/{quote_path(item['Name'])}").json()
@@ -84,30 +67,51 @@ class NetworksAndVolumes:
         return VolumeInfo(name=str(data["Name"]), labels=dict(data.get("Labels") or {}))
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
-        try:
-            self._call("POST", "/volumes/create", body={"Name": name, "Labels": labels})
-        except APIError as exc:
-            if exc.status == 409 or "already exists" in exc.message:
-                return
-            raise ContainerError(problem=f"cannot create volume {name}: {exc.message}") from exc
+        self._create("volume", {"Name": name, "Labels": labels})
 
     def volumes(self, labels: dict[str, str]) -> list[VolumeInfo]:
-        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-        try:
-            data = self._call("GET", "/volumes", params={"filters": json.dumps(filters)}).json()
-        except APIError as exc:
-            raise ContainerError(problem=f"cannot list volumes: {exc.message}") from exc
         out = []
-        for item in (data or {}).get("Volumes") or []:
+        for item in (self._listed("volumes", labels) or {}).get("Volumes") or []:
             found = VolumeInfo(name=str(item["Name"]), labels=dict(item.get("Labels") or {}))
-            if all(found.labels.get(k) == v for k, v in labels.items()):
+            if _matches(found.labels, labels):
                 out.append(found)
         return out
 
     def remove_volume(self, name: str) -> None:
+        self._remove("volume", name)
+
+    # -- shared -----------------------------------------------------------------------------
+
+    def _create(self, kind: str, body: dict[str, object]) -> None:
+        """Create a network or volume; one that exists already is not an error (the
+        callers check whose it is by its labels)."""
         try:
-            self._call("DELETE", f"/volumes/{quote_path(name)}")
+            self._call("POST", f"/{kind}s/create", body=body)
+        except APIError as exc:
+            if exc.status == 409 or "already exists" in exc.message:
+                return
+            raise ContainerError(
+                problem=f"cannot create {kind} {body['Name']}: {exc.message}"
+            ) from exc
+
+    def _remove(self, kind: str, name: str) -> None:
+        """Remove a network or volume; one already gone is not an error."""
+        try:
+            self._call("DELETE", f"/{kind}s/{quote_path(name)}")
         except APIError as exc:
             if exc.status == 404:
                 return
-            raise ContainerError(problem=f"cannot remove volume {name}: {exc.message}") from exc
+            raise ContainerError(problem=f"cannot remove {kind} {name}: {exc.message}") from exc
+
+    def _listed(self, kind: str, labels: dict[str, str]) -> Any:
+        """The engine's list of networks or volumes with ``labels`` (its JSON)."""
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        try:
+            return self._call("GET", f"/{kind}", params={"filters": json.dumps(filters)}).json()
+        except APIError as exc:
+            raise ContainerError(problem=f"cannot list {kind}: {exc.message}") from exc
+
+
+def _matches(have: dict[str, str], want: dict[str, str]) -> bool:
+    """Whether ``have`` holds every label of ``want`` (an engine may filter loosely)."""
+    return all(have.get(k) == v for k, v in want.items())

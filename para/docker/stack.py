@@ -61,13 +61,8 @@ def up(
     volumes = []
     for short in stack.volumes:
         name = L.stack_volume_name(repo.repo_id, session, short)
-        want = {**labels, L.VOLUME: short}
-        found = service.volume(name)
-        if found is None:
-            service.create_volume(name, want)
+        if L.ensure_volume(service, name, {**labels, L.VOLUME: short}):
             undo.callback(_quietly, service.remove_volume, name)
-        else:
-            L.check_volume(name, found.labels, want)
         volumes.append(name)
     deadline = time.monotonic() + cfg.services_timeout
     refs: dict[str, ServiceRef] = {}
@@ -330,11 +325,7 @@ def restart(
     service.create_network(ref.network, labels)  # a no-op unless removed by hand
     for volume in ref.volumes:
         short = volume.removeprefix(L.stack_volume_name(manager.repo.repo_id, record.name, ""))
-        found = service.volume(volume)
-        if found is None:
-            service.create_volume(volume, {**labels, L.VOLUME: short})
-        else:
-            L.check_volume(volume, found.labels, {**labels, L.VOLUME: short})
+        L.ensure_volume(service, volume, {**labels, L.VOLUME: short})
     with contextlib.ExitStack() as undo:
         for name, svc in stack.services.items():
             for dependency, condition in svc.depends_on.items():

@@ -195,12 +195,18 @@ def test_container_rows_show_state(repo: Path, para: Para, fake: FakeDockerServi
     run_monitor(repo, script, watch_requests=False)
 
 
-def test_rows_show_each_session_s_services(repo: Path, para: Para, fake: FakeDockerService) -> None:
-    (repo / "compose.yaml").write_text(
-        "services:\n  db:\n    image: img:1\n    ports: ['5432']\n  cache:\n    image: img:1\n"
-    )
+def with_compose(repo: Path, text: str) -> None:
+    """Services for the sessions from here on (the main checkout's file, untracked)."""
+    (repo / "compose.yaml").write_text(text)
     (repo / ".para").mkdir(exist_ok=True)
     (repo / ".para" / "docker.json").write_text('{"compose_file": "compose.yaml"}')
+
+
+def test_rows_show_each_session_s_services(repo: Path, para: Para, fake: FakeDockerService) -> None:
+    with_compose(
+        repo,
+        "services:\n  db:\n    image: img:1\n    ports: ['5432']\n  cache:\n    image: img:1\n",
+    )
     para("start", "stacked")
     para("start", "bare", "--no-services")
 
@@ -226,12 +232,11 @@ def test_the_monitor_runs_the_checks_an_engine_does_not(
 ) -> None:
     """The engine lists no health (Podman): the monitor runs the service's healthcheck
     itself, once per interval, not once per refresh."""
-    (repo / "compose.yaml").write_text(
+    with_compose(
+        repo,
         "services:\n  db:\n    image: img:1\n"
-        "    healthcheck: {test: [CMD, db-ready], interval: 1m}\n  cache:\n    image: img:1\n"
+        "    healthcheck: {test: [CMD, db-ready], interval: 1m}\n  cache:\n    image: img:1\n",
     )
-    (repo / ".para").mkdir(exist_ok=True)
-    (repo / ".para" / "docker.json").write_text('{"compose_file": "compose.yaml"}')
     para("start", "checked")
     fake.exec_codes["db-ready"] = 1  # it passed at start, fails now
     fake.calls.clear()
